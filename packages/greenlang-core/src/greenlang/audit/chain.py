@@ -1,0 +1,92 @@
+"""The hash chain: how each event is linked to the one before, and how to check it.
+
+``provenance_hash = SHA-256(RFC 8785 JSON of {all event fields except the hash,
+"previous_hash": <hash of the event before>})``. The first event's previous hash
+is 64 zeros. Stores keep the head (last sequence and hash) beside the events,
+so a deleted tail is caught as well as a changed, removed, swapped or inserted
+event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from greenlang.audit.events import AuditEvent
+from greenlang.jsonvalue import canonical_json
+
+__all__ = ["GENESIS_HASH", "ChainHead", "ChainReport", "event_hash", "link", "verify_chain"]
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The last event's sequence and hash, as the store records them."""
+
+    sequence: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """The outcome of a full walk of the chain."""
+
+    ok: bool
+    events_checked: int
+    head: ChainHead | None
+    first_bad_sequence: int | None = None
+    reason: str | None = None
+
+    def summary(self) -> str:
+        if self.ok:
+            last = self.head.sequence if self.head else 0
+            return f"audit chain intact: {self.events_checked} events, head sequence {last}"
+        return f"audit chain broken at sequence {self.first_bad_sequence}: {self.reason}"
+
+
+def event_hash(event: AuditEvent, previous_hash: str) -> str:
+    """The hash ``event`` must carry when it follows ``previous_hash``."""
+    body = event.hashed_fields()
+    body["previous_hash"] = previous_hash
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def link(event: AuditEvent, head: ChainHead | None) -> AuditEvent:
+    """Return ``event`` as the successor of ``head``: next sequence, its hash set."""
+    sequence = head.sequence + 1 if head else 1
+    previous = head.hash if head else GENESIS_HASH
+    numbered = event.replace(sequence=sequence, provenance_hash=None)
+    return numbered.replace(provenance_hash=event_hash(numbered, previous))
+
+
+def verify_chain(events: Iterable[AuditEvent], head: ChainHead | None) -> ChainReport:
+    """Walk ``events`` in stored order and name the first sequence that breaks the chain.
+
+    ``head`` is what the store says the last event is; ``None`` means the store
+    claims to be empty.
+    """
+    previous = GENESIS_HASH
+    expected_sequence = 1
+    checked = 0
+    for event in events:
+        if event.sequence != expected_sequence:
+            bad = min(expected_sequence, event.sequence or expected_sequence)
+            return ChainReport(False, checked, head, bad, f"expected sequence {expected_sequence}, found {event.sequence}")
+        if event.provenance_hash != event_hash(event, previous):
+            return ChainReport(False, checked, head, expected_sequence, "event content or order does not match its hash")
+        previous = event.provenance_hash
+        expected_sequence += 1
+        checked += 1
+    last = ChainHead(expected_sequence - 1, previous) if checked else None
+    if head != last:
+        if head is None:
+            return ChainReport(False, checked, head, 1, "events exist but the store records no chain head")
+        if last is None or head.sequence > last.sequence:
+            missing = (last.sequence + 1) if last else 1
+            return ChainReport(False, checked, head, missing, f"chain head is sequence {head.sequence} but the trail ends before it")
+        if head.sequence < last.sequence:
+            return ChainReport(False, checked, head, head.sequence + 1, "events follow the recorded chain head")
+        return ChainReport(False, checked, head, head.sequence, "last event does not match the recorded chain head")
+    return ChainReport(True, checked, head)

@@ -1,0 +1,1 @@
+"""Authorization: the domain model, the decision engine and the stores."""

@@ -1,0 +1,45 @@
+"""The exceptions users see.
+
+Every message is one sentence that names what was wrong and what to do next,
+so the CLI can print it as is and exit 2 (input) or 1 (a failed check).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GreenlangError",
+    "InputError",
+    "NotFoundError",
+    "ConflictError",
+    "MissingPluginError",
+    "VerificationError",
+    "StoreError",
+]
+
+
+class GreenlangError(Exception):
+    """Base class of every error this SDK raises on purpose."""
+
+
+class InputError(GreenlangError, ValueError):
+    """Bad input: a field, a file or an argument. Nothing was stored or signed."""
+
+
+class NotFoundError(GreenlangError, LookupError):
+    """The named object does not exist in the store."""
+
+
+class ConflictError(InputError):
+    """The write would break a uniqueness or graph rule (duplicate name, role cycle)."""
+
+
+class MissingPluginError(GreenlangError, LookupError):
+    """No installed plugin provides the requested backend or key scheme."""
+
+
+class VerificationError(GreenlangError):
+    """A signature, envelope or audit chain did not verify."""
+
+
+class StoreError(GreenlangError):
+    """The store could not complete an operation; nothing was changed."""
