@@ -87,6 +87,8 @@ class Registry:
             dist_name = dist.metadata["Name"] if dist is not None else None
             dist_version = dist.version if dist is not None else None
             if entry_point.name in self._dists:
+                error = f"ValueError: plugin name {entry_point.name!r} is already taken; rename the entry point"
+                self.broken.append(BrokenPlugin(entry_point.name, dist_name, dist_version, error))
                 continue
             try:
                 plugin = entry_point.load()

@@ -1,0 +1,47 @@
+"""Development sessions. Plain ``nox`` runs every session except ``bench``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = False
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+CORE = "packages/greenlang-core"
+TEST_PLUGINS = [f"{CORE}/tests/plugins/greenlang-sample-plugin", f"{CORE}/tests/plugins/greenlang-broken-plugin"]
+TEST_REQUIREMENTS = ["pytest>=8", "hypothesis>=6.100"]
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on greenlang-core."""
+    session.install("-e", CORE, "mypy>=1.11", "types-PyYAML")
+    session.run("mypy", "--strict", f"{CORE}/src")
+
+
+@nox.session(name="tests-core", python=PYTHON)
+def tests_core(session: nox.Session) -> None:
+    """greenlang-core's tests and the repository's cross-package tests."""
+    session.install("-e", CORE, *TEST_REQUIREMENTS)
+    session.install("--no-deps", *TEST_PLUGINS)
+    session.run("pytest", f"{CORE}/tests", "tests", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with warnings as errors."""
+    session.install("-e", CORE, "mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26")
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))

@@ -1,0 +1,5 @@
+"""``python -m greenlang`` runs the CLI."""
+
+from greenlang.cli import main
+
+main()

@@ -1,0 +1,451 @@
+"""The embedded store: one SQLite file holding policy state and the audit trail.
+
+Every policy write and its audit event commit together, and the ``revision``
+counter moves with them, so a reader that sees a revision sees every change up
+to it. See ``docs/storage.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from greenlang.audit.chain import ChainHead, ChainReport
+from greenlang.audit.events import AuditEvent
+from greenlang.auth.backends import sqlite_links, sqlite_trail
+from greenlang.auth.backends.sqlite_async import AsyncSQLiteBackend
+from greenlang.auth.backends.sqlite_rows import ASSIGNMENTS, AUDIT_LOGS, PERMISSIONS, POLICIES, ROLES, Table
+from greenlang.auth.backends.sqlite_store import SQLiteStore, operation
+from greenlang.auth.permissions import Permission, PermissionEffect
+from greenlang.auth.policies import Policy
+from greenlang.auth.roles import Role, RoleAssignment
+from greenlang.config import Settings
+from greenlang.errors import ConflictError, InputError, NotFoundError
+from greenlang.model import Record
+from greenlang.timeutil import Clock, isoformat, utcnow
+from greenlang.validation import parse
+
+__all__ = ["SQLiteBackend", "AsyncSQLiteBackend", "StoredPolicyState"]
+
+M = TypeVar("M", bound=Record)
+_PAGE = 500
+
+
+@dataclass(slots=True)
+class StoredPolicyState:
+    """Policy state read in one transaction; ``revision`` is the counter at that moment."""
+
+    revision: int
+    permissions: Sequence[Permission]
+    roles: Sequence[Role]
+    policies: Sequence[Policy]
+    assignments: Sequence[RoleAssignment]
+
+
+def _page(limit: int | None, offset: int) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise InputError(f"limit must be a non-negative integer or None, got {limit!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InputError(f"offset must be a non-negative integer, got {offset!r}")
+
+
+def _filters(**values: str | None) -> dict[str, str]:
+    """The filters that were given; an empty string is refused rather than read as 'everything'."""
+    given = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"filter {name} must be a non-empty string, or None to not filter on it; got {value!r}")
+        given[name] = value
+    return given
+
+
+class SQLiteBackend(SQLiteStore):
+    """``AuthBackend`` over the standard library's ``sqlite3``.
+
+    ``path`` defaults to ``Settings().db`` (``GREENLANG_DB``, else the user data
+    directory); ``":memory:"`` gives a private in-memory store. ``clock`` stamps
+    audit events and ``updated_at``.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, clock: Clock = utcnow, busy_timeout: float = 30.0
+    ) -> None:
+        if path is None:
+            target: str | Path = Settings().db
+        elif os.fspath(path) == ":memory:":
+            target = ":memory:"
+        else:
+            target = Path(path).expanduser()
+        super().__init__(target, clock=clock, busy_timeout=busy_timeout)
+
+    def __enter__(self) -> SQLiteBackend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteBackend({self.path!r})"
+
+    # generic writes --------------------------------------------------------
+    def _incoming(self, table: Table[M], data: M | Mapping[str, Any], what: str | None = None) -> M:
+        if isinstance(data, Mapping):
+            stamp = "timestamp" if table is AUDIT_LOGS else "created_at"
+            if stamp not in data:
+                data = {**data, stamp: self._clock()}
+        elif not isinstance(data, table.model):
+            raise InputError(
+                f"{what or table.what} must be a {table.model.__name__} or a mapping of its fields, "
+                f"not {type(data).__name__}"
+            )
+        return parse(table.model, data, what or table.what)
+
+    def _insert(self, conn: sqlite3.Connection, table: Table[M], record: M) -> None:
+        table.insert(conn, record)
+
+    def _remove(self, conn: sqlite3.Connection, table: Table[M], key: str) -> None:
+        table.delete(conn, key)
+
+    def _check(self, conn: sqlite3.Connection, record: Record) -> None:
+        if isinstance(record, Role):
+            sqlite_links.check_unique_name(
+                conn, "roles", "role_id", "role_name", record.role_name, record.role_id, "role"
+            )
+            sqlite_links.check_role(conn, record)
+        elif isinstance(record, Policy):
+            sqlite_links.check_unique_name(
+                conn, "policies", "policy_id", "policy_name", record.policy_name, record.policy_id, "policy"
+            )
+        elif isinstance(record, RoleAssignment) and not ROLES.exists(conn, record.role_id):
+            raise NotFoundError(
+                f"role assignment names role {record.role_id!r}, which does not exist; create the role first"
+            )
+
+    def _create(self, conn: sqlite3.Connection, table: Table[M], record: M, actor: str | None) -> M:
+        key = getattr(record, table.key)
+        if table.exists(conn, key):
+            raise ConflictError(f"{table.what} {key!r} already exists; use update_{table.kind} to change it")
+        self._check(conn, record)
+        self._insert(conn, table, record)
+        self._record(conn, table.kind, "created", key, actor, {"after": record.model_dump(mode="json")})
+        return record
+
+    def _update(self, conn: sqlite3.Connection, table: Table[M], record: M, actor: str | None) -> M:
+        key = getattr(record, table.key)
+        old = table.get(conn, key)
+        if old is None:
+            raise NotFoundError(f"{table.what} {key!r} does not exist; create it first")
+        changes: dict[str, Any] = old.model_dump(include={"created_at", "created_by"})
+        if "updated_at" in table.model.model_fields:
+            changes["updated_at"] = self._clock()
+        new = record.replace(**changes)
+        self._check(conn, new)
+        table.update(conn, new)
+        details = {"before": old.model_dump(mode="json"), "after": new.model_dump(mode="json")}
+        self._record(conn, table.kind, "updated", key, actor, details)
+        return new
+
+    def _delete(self, conn: sqlite3.Connection, table: Table[M], key: str, actor: str | None) -> bool:
+        old = table.get(conn, key)
+        if old is None:
+            return False
+        details: dict[str, Any] = {"before": old.model_dump(mode="json")}
+        now = isoformat(self._clock())
+        if table is PERMISSIONS:
+            details["removed_from_roles"] = sqlite_links.unlink(conn, "permissions", key, now)
+        elif table is ROLES:
+            details["removed_from_parents_of"] = sqlite_links.unlink(conn, "parent_roles", key, now)
+            held = ASSIGNMENTS.find(conn, {"role_id": key})
+            for assignment in held:
+                self._remove(conn, ASSIGNMENTS, assignment.assignment_id)
+            details["deleted_assignments"] = [a.model_dump(mode="json") for a in held]
+        self._remove(conn, table, key)
+        self._record(conn, table.kind, "deleted", key, actor, details)
+        return True
+
+    def _create_one(self, table: Table[M], data: M | Mapping[str, Any], actor: str | None) -> M:
+        record = self._incoming(table, data)
+        with self._write() as conn:
+            return self._create(conn, table, record, actor)
+
+    def _create_many(self, table: Table[M], items: Sequence[M | Mapping[str, Any]], actor: str | None) -> list[M]:
+        if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
+            raise InputError(f"bulk create needs a list of {table.what}s, not {type(items).__name__}")
+        records = [self._incoming(table, item, f"{table.what}[{index}]") for index, item in enumerate(items)]
+        with self._write() as conn:
+            return [self._create(conn, table, record, actor) for record in records]
+
+    def _update_one(self, table: Table[M], data: M | Mapping[str, Any], actor: str | None) -> M:
+        record = self._incoming(table, data)
+        with self._write() as conn:
+            return self._update(conn, table, record, actor)
+
+    def _delete_one(self, table: Table[M], key: str, actor: str | None) -> bool:
+        with self._write() as conn:
+            return self._delete(conn, table, key, actor)
+
+    def _get(self, table: Table[M], key: str) -> M | None:
+        with self._query() as conn:
+            return table.get(conn, key)
+
+    def _list(self, table: Table[M], where: Mapping[str, Any], limit: int | None, offset: int) -> list[M]:
+        _page(limit, offset)
+        with self._query() as conn:
+            return table.find(conn, where, limit=limit, offset=offset)
+
+    # permissions -------------------------------------------------------------
+    @operation
+    def create_permission(self, permission: Permission | Mapping[str, Any], *, actor: str | None = None) -> Permission:
+        return self._create_one(PERMISSIONS, permission, actor)
+
+    @operation
+    def bulk_create_permissions(
+        self, permissions: Sequence[Permission | Mapping[str, Any]], *, actor: str | None = None
+    ) -> list[Permission]:
+        return self._create_many(PERMISSIONS, permissions, actor)
+
+    @operation
+    def get_permission(self, permission_id: str) -> Permission | None:
+        return self._get(PERMISSIONS, permission_id)
+
+    @operation
+    def update_permission(self, permission: Permission | Mapping[str, Any], *, actor: str | None = None) -> Permission:
+        return self._update_one(PERMISSIONS, permission, actor)
+
+    @operation
+    def delete_permission(self, permission_id: str, *, actor: str | None = None) -> bool:
+        return self._delete_one(PERMISSIONS, permission_id, actor)
+
+    @operation
+    def delete_permissions(
+        self, *, scope: str | None = None, resource: str | None = None, actor: str | None = None
+    ) -> int:
+        """Delete the permissions matching every given filter exactly; at least one filter is required."""
+        where = _filters(scope=scope, resource=resource)
+        if not where:
+            raise InputError("refusing to delete every permission; give scope or resource")
+        with self._write() as conn:
+            doomed = PERMISSIONS.find(conn, where)
+            for permission in doomed:
+                self._delete(conn, PERMISSIONS, permission.permission_id, actor)
+            return len(doomed)
+
+    @operation
+    def list_permissions(
+        self,
+        *,
+        scope: str | None = None,
+        resource: str | None = None,
+        action: str | None = None,
+        effect: PermissionEffect | str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Permission]:
+        where: dict[str, Any] = _filters(scope=scope, resource=resource, action=action)
+        if effect is not None:
+            try:
+                where["effect"] = PermissionEffect(effect).value
+            except ValueError:
+                raise InputError(f"filter effect must be 'allow' or 'deny', got {effect!r}") from None
+        return self._list(PERMISSIONS, where, limit, offset)
+
+    # roles ---------------------------------------------------------------------
+    @operation
+    def create_role(self, role: Role | Mapping[str, Any], *, actor: str | None = None) -> Role:
+        return self._create_one(ROLES, role, actor)
+
+    @operation
+    def bulk_create_roles(self, roles: Sequence[Role | Mapping[str, Any]], *, actor: str | None = None) -> list[Role]:
+        return self._create_many(ROLES, roles, actor)
+
+    @operation
+    def get_role(self, role_id: str) -> Role | None:
+        return self._get(ROLES, role_id)
+
+    @operation
+    def get_role_by_name(self, role_name: str) -> Role | None:
+        found = self._list(ROLES, {"role_name": role_name}, 1, 0)
+        return found[0] if found else None
+
+    @operation
+    def update_role(self, role: Role | Mapping[str, Any], *, actor: str | None = None) -> Role:
+        return self._update_one(ROLES, role, actor)
+
+    @operation
+    def delete_role(self, role_id: str, *, actor: str | None = None) -> bool:
+        return self._delete_one(ROLES, role_id, actor)
+
+    @operation
+    def list_roles(self, *, limit: int | None = None, offset: int = 0) -> list[Role]:
+        return self._list(ROLES, {}, limit, offset)
+
+    # policies ------------------------------------------------------------------
+    @operation
+    def create_policy(self, policy: Policy | Mapping[str, Any], *, actor: str | None = None) -> Policy:
+        return self._create_one(POLICIES, policy, actor)
+
+    @operation
+    def bulk_create_policies(
+        self, policies: Sequence[Policy | Mapping[str, Any]], *, actor: str | None = None
+    ) -> list[Policy]:
+        return self._create_many(POLICIES, policies, actor)
+
+    @operation
+    def get_policy(self, policy_id: str) -> Policy | None:
+        return self._get(POLICIES, policy_id)
+
+    @operation
+    def get_policy_by_name(self, policy_name: str) -> Policy | None:
+        found = self._list(POLICIES, {"policy_name": policy_name}, 1, 0)
+        return found[0] if found else None
+
+    @operation
+    def update_policy(self, policy: Policy | Mapping[str, Any], *, actor: str | None = None) -> Policy:
+        return self._update_one(POLICIES, policy, actor)
+
+    @operation
+    def delete_policy(self, policy_id: str, *, actor: str | None = None) -> bool:
+        return self._delete_one(POLICIES, policy_id, actor)
+
+    @operation
+    def list_policies(self, *, enabled: bool | None = None, limit: int | None = None, offset: int = 0) -> list[Policy]:
+        if enabled is not None and not isinstance(enabled, bool):
+            raise InputError(f"filter enabled must be True, False or None, got {enabled!r}")
+        return self._list(POLICIES, {} if enabled is None else {"enabled": int(enabled)}, limit, offset)
+
+    # role assignments ----------------------------------------------------------
+    @operation
+    def create_assignment(
+        self, assignment: RoleAssignment | Mapping[str, Any], *, actor: str | None = None
+    ) -> RoleAssignment:
+        return self._create_one(ASSIGNMENTS, assignment, actor)
+
+    @operation
+    def bulk_create_assignments(
+        self, assignments: Sequence[RoleAssignment | Mapping[str, Any]], *, actor: str | None = None
+    ) -> list[RoleAssignment]:
+        return self._create_many(ASSIGNMENTS, assignments, actor)
+
+    @operation
+    def get_assignment(self, assignment_id: str) -> RoleAssignment | None:
+        return self._get(ASSIGNMENTS, assignment_id)
+
+    @operation
+    def update_assignment(
+        self, assignment: RoleAssignment | Mapping[str, Any], *, actor: str | None = None
+    ) -> RoleAssignment:
+        return self._update_one(ASSIGNMENTS, assignment, actor)
+
+    @operation
+    def delete_assignment(self, assignment_id: str, *, actor: str | None = None) -> bool:
+        return self._delete_one(ASSIGNMENTS, assignment_id, actor)
+
+    @operation
+    def list_assignments(
+        self, *, subject: str | None = None, role_id: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[RoleAssignment]:
+        return self._list(ASSIGNMENTS, _filters(subject=subject, role_id=role_id), limit, offset)
+
+    # audit -----------------------------------------------------------------------
+    @operation
+    def append_audit_event(self, event: AuditEvent | Mapping[str, Any]) -> AuditEvent:
+        """Link ``event`` to the chain head and store it; ``sequence`` and ``provenance_hash`` are assigned here."""
+        record = self._incoming(AUDIT_LOGS, event)
+        with self._write() as conn:
+            return sqlite_trail.append(conn, record)
+
+    @operation
+    def append_audit_events(self, events: Sequence[AuditEvent | Mapping[str, Any]]) -> list[AuditEvent]:
+        if isinstance(events, str | bytes | Mapping) or not isinstance(events, Sequence):
+            raise InputError(f"append_audit_events needs a list of audit events, not {type(events).__name__}")
+        records = [self._incoming(AUDIT_LOGS, item, f"audit event[{index}]") for index, item in enumerate(events)]
+        with self._write() as conn:
+            return [sqlite_trail.append(conn, record) for record in records]
+
+    def log_audit_event(self, event: AuditEvent | Mapping[str, Any]) -> str:
+        """The seed's call: append ``event`` and return its ``log_id``."""
+        return self.append_audit_event(event).log_id
+
+    @operation
+    def read_audit_events(self, *, after_sequence: int = 0, limit: int | None = None) -> list[AuditEvent]:
+        _page(limit, after_sequence)
+        with self._query() as conn:
+            return sqlite_trail.read(conn, after_sequence, limit)
+
+    @operation
+    def iter_audit_events(self, *, after_sequence: int = 0) -> Iterator[AuditEvent]:
+        """Every event after ``after_sequence`` in order, fetched a page at a time."""
+        _page(None, after_sequence)
+        return self._pages(after_sequence)
+
+    def _pages(self, after_sequence: int) -> Iterator[AuditEvent]:
+        while True:
+            with self._query() as conn:
+                page = sqlite_trail.read(conn, after_sequence, _PAGE)
+            yield from page
+            if len(page) < _PAGE:
+                return
+            after_sequence = page[-1].sequence or after_sequence
+
+    @operation
+    def audit_head(self) -> ChainHead | None:
+        with self._query() as conn:
+            return sqlite_trail.head(conn)
+
+    @operation
+    def verify_audit(self) -> ChainReport:
+        """Walk the whole trail against the stored head in one snapshot."""
+        with self._read() as conn:
+            return sqlite_trail.verify(conn)
+
+    # whole store -------------------------------------------------------------------
+    @operation
+    def revision(self) -> int:
+        with self._query() as conn:
+            return int(conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
+
+    @operation
+    def load_policy_state(self) -> StoredPolicyState:
+        with self._read() as conn:
+            revision = int(conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
+            return StoredPolicyState(
+                revision=revision,
+                permissions=tuple(PERMISSIONS.find(conn)),
+                roles=tuple(ROLES.find(conn)),
+                policies=tuple(POLICIES.find(conn)),
+                assignments=tuple(ASSIGNMENTS.find(conn)),
+            )
+
+    def get_statistics(self) -> dict[str, Any]:
+        """Row counts and this object's operation counters (``get_statistics`` itself is not counted)."""
+        now = isoformat(self._clock())
+        with self._read() as conn:
+            counts = {f"{table.name}_count": table.count(conn) for table in (PERMISSIONS, ROLES, POLICIES, AUDIT_LOGS)}
+            active = conn.execute(
+                "SELECT COUNT(*) FROM policies WHERE enabled = 1 AND (valid_from IS NULL OR valid_from <= ?) "
+                "AND (expires_at IS NULL OR expires_at > ?)",
+                (now, now),
+            ).fetchone()[0]
+            assignments = ASSIGNMENTS.count(conn)
+            revision = int(conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
+        with self._lock:
+            operations, errors = self._operations, self._errors
+        return {
+            "permissions_count": counts["permissions_count"],
+            "roles_count": counts["roles_count"],
+            "policies_count": counts["policies_count"],
+            "audit_logs_count": counts["audit_logs_count"],
+            "assignments_count": assignments,
+            "active_policies": int(active),
+            "revision": revision,
+            "cache_hits": 0,
+            "cache_misses": 0,
+            "backend_operations": operations,
+            "backend_errors": errors,
+        }

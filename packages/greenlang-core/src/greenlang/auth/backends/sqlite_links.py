@@ -1,0 +1,76 @@
+"""The references between stored records: checked on every write, cleaned up on delete.
+
+A role may only name permissions and parent roles that exist, and its parents
+may not lead back to it. Deleting a permission or a role removes it from the
+roles that name it, so no dangling id is ever left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from greenlang.auth.backends.sqlite_rows import PERMISSIONS, like_json_string
+from greenlang.auth.graph import find_cycle
+from greenlang.auth.roles import Role
+from greenlang.errors import ConflictError, NotFoundError
+
+__all__ = ["check_role", "check_unique_name", "unlink"]
+
+
+def check_unique_name(
+    conn: sqlite3.Connection, table: str, key: str, column: str, name: str, own_key: str, what: str
+) -> None:
+    row = conn.execute(f"SELECT {key} FROM {table} WHERE {column} = ?", (name,)).fetchone()  # noqa: S608
+    if row is not None and row[0] != own_key:
+        raise ConflictError(
+            f"a {what} named {name!r} already exists; choose another {column} or update the existing {what}"
+        )
+
+
+def check_role(conn: sqlite3.Connection, role: Role) -> None:
+    """Refuse unknown permissions, unknown parents and parent cycles for ``role``."""
+    for permission_id in role.permissions:
+        if not PERMISSIONS.exists(conn, permission_id):
+            raise NotFoundError(
+                f"role {role.role_name!r} lists permission {permission_id!r}, which does not exist; "
+                "create it first or remove it from the role"
+            )
+    names: dict[str, str] = {}
+    parents_of: dict[str, list[str]] = {}
+    for role_id, role_name, parents in conn.execute("SELECT role_id, role_name, parent_roles FROM roles"):
+        names[role_id] = role_name
+        parents_of[role_id] = json.loads(parents)
+    for parent in role.parent_roles:
+        if parent not in names or parent == role.role_id:
+            raise NotFoundError(
+                f"role {role.role_name!r} names parent role {parent!r}, which does not exist; create the parent first"
+            )
+    names[role.role_id] = role.role_name
+    parents_of[role.role_id] = list(role.parent_roles)
+    cycle = find_cycle(parents_of, role.role_id)
+    if cycle:
+        path = " -> ".join(repr(names.get(role_id, role_id)) for role_id in cycle)
+        raise ConflictError(
+            f"role {role.role_name!r} would inherit from itself through {path}; remove one of these parent links"
+        )
+
+
+def unlink(conn: sqlite3.Connection, column: str, removed_id: str, when: str) -> list[str]:
+    """Remove ``removed_id`` from every role's ``column`` list; return the ids of the roles changed."""
+    changed = []
+    rows = conn.execute(
+        f"SELECT role_id, {column} FROM roles WHERE {column} LIKE ? ESCAPE '\\'",  # noqa: S608
+        (like_json_string(removed_id),),
+    ).fetchall()
+    for role_id, text in rows:
+        ids = json.loads(text)
+        if removed_id not in ids:
+            continue
+        ids.remove(removed_id)
+        conn.execute(
+            f"UPDATE roles SET {column} = ?, updated_at = ? WHERE role_id = ?",  # noqa: S608
+            (json.dumps(ids, separators=(",", ":")), when, role_id),
+        )
+        changed.append(role_id)
+    return changed

@@ -1,0 +1,72 @@
+"""The audit trail inside a SQLite transaction: append, read and verify.
+
+Appends read the stored head, link the event to it and move the head, all in
+the caller's write transaction, so concurrent writers (threads or processes)
+serialize on SQLite's write lock and the chain stays linear.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+from greenlang.audit.chain import ChainHead, ChainReport, link, verify_chain
+from greenlang.audit.events import AuditEvent
+from greenlang.auth.backends.sqlite_rows import AUDIT_LOGS
+from greenlang.errors import ConflictError, StoreError
+
+__all__ = ["append", "head", "read", "verify"]
+
+
+def head(conn: sqlite3.Connection) -> ChainHead | None:
+    row = conn.execute("SELECT sequence, hash FROM audit_chain_head WHERE id = 1").fetchone()
+    return None if row is None else ChainHead(int(row[0]), str(row[1]))
+
+
+def append(conn: sqlite3.Connection, event: AuditEvent) -> AuditEvent:
+    """Link ``event`` after the stored head and store both; the caller holds a write transaction."""
+    if AUDIT_LOGS.exists(conn, event.log_id):
+        raise ConflictError(
+            f"audit event log_id {event.log_id!r} is already in the trail; leave log_id unset for a new one"
+        )
+    linked = link(event, head(conn))
+    AUDIT_LOGS.insert(conn, linked)
+    conn.execute(
+        "INSERT INTO audit_chain_head (id, sequence, hash) VALUES (1, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash",
+        (linked.sequence, linked.provenance_hash),
+    )
+    return linked
+
+
+def read(conn: sqlite3.Connection, after_sequence: int, limit: int | None) -> list[AuditEvent]:
+    rows = conn.execute(
+        f"{AUDIT_LOGS.select()} WHERE sequence > ? ORDER BY sequence LIMIT ?",
+        (after_sequence, -1 if limit is None else limit),
+    )
+    return [AUDIT_LOGS.decode(row) for row in rows]
+
+
+class _DamagedRow(Exception):
+    def __init__(self, position: int, problem: str) -> None:
+        super().__init__(problem)
+        self.position = position
+        self.problem = problem
+
+
+def _stream(conn: sqlite3.Connection) -> Iterator[AuditEvent]:
+    """Every stored event in ``sequence`` order, one row at a time."""
+    for position, row in enumerate(conn.execute(f"{AUDIT_LOGS.select()} ORDER BY sequence"), start=1):
+        try:
+            yield AUDIT_LOGS.decode(row)
+        except StoreError as exc:
+            raise _DamagedRow(position, str(exc)) from None
+
+
+def verify(conn: sqlite3.Connection) -> ChainReport:
+    """Walk the stored trail against the stored head; the caller holds one read transaction."""
+    stored_head = head(conn)
+    try:
+        return verify_chain(_stream(conn), stored_head)
+    except _DamagedRow as damaged:
+        return ChainReport(False, damaged.position - 1, stored_head, damaged.position, damaged.problem)

@@ -1,0 +1,68 @@
+"""The ``greenlang`` command line.
+
+Exit codes: 0 allowed / verified / done, 1 denied / failed verification,
+2 usage or input error. Errors print one line; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from greenlang.cli.app import App, cli
+from greenlang.errors import GreenlangError, InputError, MissingPluginError, VerificationError
+
+__all__ = ["cli", "main", "App"]
+
+EXIT_OK, EXIT_DENIED, EXIT_USAGE = 0, 1, 2
+
+
+def _load_commands() -> None:
+    from greenlang.cli import audit, check, keys, plugins, policy, signing, store  # noqa: F401  (they attach to cli)
+    from greenlang.plugins import registry
+
+    registry().add_commands(cli)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and turn every failure into an exit code and one line."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        _load_commands()
+        result = cli.main(args=args, prog_name="greenlang", standalone_mode=False)
+        code = result if isinstance(result, int) else EXIT_OK
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        code = EXIT_USAGE
+    except click.ClickException as exc:
+        if debug:
+            traceback.print_exc()
+        exc.show()
+        code = EXIT_USAGE
+    except VerificationError as exc:
+        _report(exc, debug)
+        code = EXIT_DENIED
+    except (InputError, MissingPluginError, GreenlangError, OSError) as exc:
+        _report(exc, debug)
+        code = EXIT_USAGE
+    except Exception as exc:  # the last line of defence: still one line, still no secrets
+        _report(exc, debug, prefix=f"unexpected {type(exc).__name__} (rerun with --debug for details)")
+        code = EXIT_USAGE
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def _report(exc: BaseException, debug: bool, prefix: str | None = None) -> None:
+    if debug:
+        traceback.print_exception(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename:
+        text = f"{exc.strerror or text}: {exc.filename}"
+    click.echo(f"error: {prefix + ': ' if prefix else ''}{text}", err=True)

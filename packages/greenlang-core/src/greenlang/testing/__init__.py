@@ -1,0 +1,3 @@
+"""Conformance suites that backend and provider authors run against their code."""
+
+__all__: list[str] = []

@@ -1,0 +1,247 @@
+"""The CLI end to end: exit codes, one-line errors, and each command's output."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from greenlang.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[4] / "examples" / "emissions-platform"
+
+
+class Run:
+    def __init__(self, capsys: pytest.CaptureFixture[str], db: Path) -> None:
+        self.capsys = capsys
+        self.db = db
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = main(["--db", str(self.db), *args])
+        captured = self.capsys.readouterr()
+        return code, captured.out, captured.err
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Run:
+    return Run(capsys, tmp_path / "cli.db")
+
+
+@pytest.fixture
+def applied(run: Run) -> Run:
+    code, _, _ = run("policy", "apply", str(EXAMPLE / "policy.yaml"))
+    assert code == 0
+    return run
+
+
+def test_init_creates_an_empty_store(run: Run) -> None:
+    code, out, _ = run("init")
+    assert code == 0
+    assert "0 permissions, 0 roles, 0 policies, 0 audit events" in out
+    assert run.db.exists()
+
+
+def test_policy_apply_then_reapply_prints_no_changes(run: Run) -> None:
+    code, out, _ = run("policy", "apply", str(EXAMPLE / "policy.yaml"))
+    assert code == 0
+    assert "+ role viewer (2 permissions)" in out
+    code, out, _ = run("policy", "apply", str(EXAMPLE / "policy.yaml"))
+    assert (code, out) == (0, "no changes\n")
+
+
+def test_check_allowed_exits_0_and_names_the_rule(applied: Run) -> None:
+    code, out, _ = applied("check", "alice", "write", "emissions:acme:plant-7:scope1-2026-q3", "--ctx", "org=acme",
+                           "--now", "2026-12-03T12:00:00Z")
+    assert code == 0
+    assert out.startswith("ALLOW: ")
+    assert "deciding rules: perm_" in out
+
+
+def test_check_denied_exits_1(applied: Run) -> None:
+    code, out, _ = applied("check", "alice", "write", "emissions:globex:plant-7:scope1-2026-q3", "--ctx", "org=globex")
+    assert code == 1
+    assert out.startswith("DENY: ")
+
+
+def test_check_freeze_window_denies_writes(applied: Run) -> None:
+    code, out, _ = applied("check", "alice", "write", "emissions:acme:plant-7:x", "--ctx", "org=acme",
+                           "--now", "2026-12-25T09:00:00Z")
+    assert code == 1
+    assert "year-end" in out or "pol_" in out
+
+
+def test_check_explain_lists_rules_considered(applied: Run) -> None:
+    code, out, _ = applied("check", "bob", "export", "reports:acme:2026:csrd-e1", "--ctx", "org=acme",
+                           "--ctx", "report.status=published", "--explain")
+    assert code == 1
+    assert len(out.splitlines()) > 2
+
+
+def test_check_json_output(applied: Run) -> None:
+    code, out, _ = applied("check", "frank", "read", "audit:acme", "--json", "--no-audit")
+    assert code == 0
+    body = json.loads(out)
+    assert body["allowed"] is True
+    assert body["subject"] == "frank"
+
+
+def test_check_records_decisions_in_the_audit_trail(applied: Run) -> None:
+    _, _, _ = applied("check", "frank", "read", "audit:acme")
+    code, out, _ = applied("audit", "tail", "-n", "1", "--json")
+    event = json.loads(out)
+    assert event["event_type"] == "authz.decision"
+    assert event["user_id"] == "frank" and event["result"] == "success"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("check", "alice", "read", "emissions::x"), "empty segment"),
+        (("check", "alice", "read", "emissions:x", "--ctx", "novalue"), "key=value"),
+        (("check", "alice", "read"), "SUBJECT ACTION RESOURCE"),
+        (("check", "alice", "read", "x", "--now", "yesterday"), "--now"),
+        (("policy", "apply", "/nonexistent/policy.yaml"), "cannot read policy file"),
+        (("sign", "/nonexistent/file", "--key", "awskms:///alias/release"), ""),
+        (("nosuchcommand",), "No such command"),
+    ],
+)
+def test_input_errors_exit_2_with_one_line_and_no_traceback(run: Run, args: tuple[str, ...], fragment: str) -> None:
+    code, _, err = run(*args)
+    assert code == 2
+    assert fragment in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 3  # click usage errors add a usage and a hint line
+
+
+def test_debug_shows_the_traceback(run: Run) -> None:
+    code, _, err = run("--debug", "check", "alice", "read", "emissions::x")
+    assert code == 2
+    assert "Traceback" in err
+
+
+def test_unknown_key_scheme_names_the_extra(run: Run, tmp_path: Path) -> None:
+    artifact = tmp_path / "report.txt"
+    artifact.write_text("scope 1: 1200 tCO2e\n")
+    code, _, err = run("sign", str(artifact), "--key", "awskms:///alias/release")
+    assert code == 2
+    assert "pip install 'greenlang-core[aws]'" in err
+
+
+def batch_file(tmp_path: Path, lines: list[dict[str, object]]) -> Path:
+    path = tmp_path / "batch.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def test_batch_matches_expectations_and_logs_every_decision(applied: Run, tmp_path: Path) -> None:
+    path = batch_file(
+        tmp_path,
+        [
+            {"subject": "frank", "action": "read", "resource": "audit:acme", "expect": "allow"},
+            {"subject": "mallory", "action": "read", "resource": "audit:acme", "expect": "deny"},
+        ],
+    )
+    head_before = json.loads(applied("audit", "tail", "-n", "1", "--json")[1])["sequence"]
+    code, out, err = applied("check", "--batch", str(path))
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [row["allowed"] for row in rows] == [True, False]
+    assert all(row["match"] for row in rows)
+    assert "2 checks: 1 allowed, 1 denied; 2/2 match expectations" in err
+    head_after = json.loads(applied("audit", "tail", "-n", "1", "--json")[1])["sequence"]
+    assert head_after == head_before + 2
+
+
+def test_batch_mismatch_exits_1_and_names_the_line(applied: Run, tmp_path: Path) -> None:
+    path = batch_file(tmp_path, [{"subject": "mallory", "action": "read", "resource": "audit:acme", "expect": "allow"}])
+    code, _, err = applied("check", "--batch", str(path))
+    assert code == 1
+    assert "mismatch at line 1: expected allow, got deny" in err
+
+
+def test_batch_with_a_bad_line_decides_and_logs_nothing(applied: Run, tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    path.write_text(
+        json.dumps({"subject": "frank", "action": "read", "resource": "audit:acme"}) + "\n" + "{not json\n"
+    )
+    head_before = applied("audit", "tail", "-n", "1", "--json")[1]
+    code, out, err = applied("check", "--batch", str(path))
+    assert code == 2
+    assert "line 2 is not JSON" in err
+    assert out == ""
+    assert applied("audit", "tail", "-n", "1", "--json")[1] == head_before
+
+
+def test_the_example_batch_matches_its_expected_decisions(applied: Run) -> None:
+    code, out, err = applied("check", "--batch", str(EXAMPLE / "requests.jsonl"))
+    mismatches = [line for line in err.splitlines() if line.startswith("mismatch")]
+    assert mismatches == []
+    assert code == 0
+    assert len(out.splitlines()) == 240
+
+
+def test_audit_verify_passes_then_catches_a_changed_row(applied: Run) -> None:
+    code, out, _ = applied("audit", "verify")
+    assert code == 0 and out.startswith("audit chain intact")
+    with sqlite3.connect(applied.db) as connection:
+        connection.execute("UPDATE audit_logs SET user_id = 'someone-else' WHERE sequence = 3")
+    code, _, err = applied("audit", "verify")
+    assert code == 1
+    assert "broken at sequence 3" in err
+
+
+def test_audit_export_verifies_offline_and_catches_a_cut_tail(applied: Run, tmp_path: Path) -> None:
+    export = tmp_path / "audit.jsonl"
+    code, _, err = applied("audit", "export", "-o", str(export))
+    assert code == 0
+    head = err.strip().rsplit("chain head ", 1)[1]
+    assert applied("audit", "verify", "--export", str(export))[0] == 0
+    lines = export.read_text().splitlines()
+    export.write_text("\n".join(lines[:-1]) + "\n")
+    code, _, err = applied("audit", "verify", "--export", str(export), "--head", head)
+    assert code == 1
+    assert f"sequence {len(lines)}" in err
+
+
+def test_keys_sign_verify_round_trip_and_failures(run: Run, tmp_path: Path) -> None:
+    key = tmp_path / "release.pem"
+    code, _, _ = run("keys", "create", "--type", "ed25519", "--out", str(key))
+    assert code == 0
+    public = tmp_path / "release.pub.pem"
+    assert key.stat().st_mode & 0o777 == 0o600
+    code, out, _ = run("keys", "pubkey", str(key))
+    assert code == 0 and out == public.read_text()
+
+    artifact = tmp_path / "report.csv"
+    artifact.write_text("site,scope,tco2e\nlyon,1,1200\n")
+    code, _, _ = run("sign", str(artifact), "--key", key.as_uri())
+    assert code == 0
+    envelope = tmp_path / "report.csv.dsse.json"
+    bundle = json.loads((tmp_path / "report.csv.bundle.json").read_text())
+    assert bundle["provider"] == "file"
+    assert run("verify", str(artifact), "--signature", str(envelope), "--key", str(public))[0] == 0
+
+    artifact.write_text("site,scope,tco2e\nlyon,1,12\n")
+    code, _, err = run("verify", str(artifact), "--signature", str(envelope), "--key", str(public))
+    assert code == 1 and "Traceback" not in err
+
+    other = tmp_path / "other.pem"
+    run("keys", "create", "--type", "ecdsa-p256", "--out", str(other))
+    artifact.write_text("site,scope,tco2e\nlyon,1,1200\n")
+    code, _, _ = run("verify", str(artifact), "--signature", str(envelope), "--key", str(tmp_path / "other.pub.pem"))
+    assert code == 1
+
+
+def test_keys_create_refuses_to_overwrite(run: Run, tmp_path: Path) -> None:
+    key = tmp_path / "k.pem"
+    assert run("keys", "create", "--type", "ed25519", "--out", str(key))[0] == 0
+    code, _, err = run("keys", "create", "--type", "ed25519", "--out", str(key))
+    assert code == 2 and "exists" in err
+
+
+def test_keys_create_rejects_an_unknown_type(run: Run, tmp_path: Path) -> None:
+    code, _, err = run("keys", "create", "--type", "dsa-1024", "--out", str(tmp_path / "k.pem"))
+    assert code == 2 and "dsa-1024" in err
