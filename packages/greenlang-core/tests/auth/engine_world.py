@@ -23,9 +23,15 @@ def cond(attribute: str, operator: str, value: Any) -> dict[str, Any]:
     return {"attribute": attribute, "operator": operator, "value": value}
 
 
-def role(rid: str, *permission_ids: str, parents: Iterable[str] = (), priority: int = 0, name: str | None = None) -> Role:
+def role(
+    rid: str, *permission_ids: str, parents: Iterable[str] = (), priority: int = 0, name: str | None = None
+) -> Role:
     return Role(
-        role_id=rid, role_name=name or rid, permissions=list(permission_ids), parent_roles=list(parents), priority=priority
+        role_id=rid,
+        role_name=name or rid,
+        permissions=list(permission_ids),
+        parent_roles=list(parents),
+        priority=priority,
     )
 
 

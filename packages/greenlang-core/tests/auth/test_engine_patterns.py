@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from greenlang.auth.engine import Authorizer
 from greenlang.auth.patterns import validate_pattern
-from greenlang.auth.permissions import Permission
+from greenlang.auth.permissions import Permission, PermissionEffect
 from greenlang.auth.policies import PolicyRule
 from greenlang.auth.roles import Role, RoleAssignment
 from greenlang.auth.snapshot import CompiledPattern, PolicySnapshot
@@ -122,12 +122,24 @@ def test_case_A2_messages_say_what_to_fix() -> None:
 
 
 def test_case_A2_a_malformed_pattern_smuggled_past_validation_never_reaches_a_check() -> None:
-    bad = Permission.model_construct(permission_id="p-bad", resource="**:x", action="read", effect="allow")
+    bad = Permission.model_construct(
+        permission_id="p-bad", resource="**:x", action="read", effect=PermissionEffect.ALLOW
+    )
     with pytest.raises(InputError, match="permission 'p-bad' holds a malformed resource pattern"):
         PolicySnapshot.from_records(permissions=[bad], roles=[role("r", "p-bad")])
-    rule = PolicyRule.model_construct(rule_id="r0", effect="allow", actions=["read"], resources=["a::b"])
-    good = policy("pol", "abac", [{"effect": "allow", "actions": ["read"], "resources": ["a:b"],
-                                    "conditions": [{"attribute": "x", "operator": "eq", "value": 1}]}])
+    rule = PolicyRule.model_construct(rule_id="r0", effect=PermissionEffect.ALLOW, actions=["read"], resources=["a::b"])
+    good = policy(
+        "pol",
+        "abac",
+        [
+            {
+                "effect": "allow",
+                "actions": ["read"],
+                "resources": ["a:b"],
+                "conditions": [{"attribute": "x", "operator": "eq", "value": 1}],
+            }
+        ],
+    )
     smuggled = good.model_copy(update={"rules": [rule]})
     with pytest.raises(InputError, match="policy rule 'pol#r0' holds a malformed resource pattern"):
         PolicySnapshot.from_records(policies=[smuggled])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -29,7 +30,11 @@ EXPECTED_SCHEME: dict[str, tuple[str | None, int | None]] = {
     "rsa-pss-4096": ("sha512", 64),
 }
 KEY_KINDS = tuple(EXPECTED_SCHEME)
-_HASH = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+_HASH: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
 
 
 def verify_independently(kind: str, public_key: PublicKey, message: bytes, signature: bytes) -> None:
@@ -41,7 +46,8 @@ def verify_independently(kind: str, public_key: PublicKey, message: bytes, signa
         assert hash_name is not None
         public_key.verify(signature, message, ec.ECDSA(_HASH[hash_name]()))
     elif isinstance(public_key, rsa.RSAPublicKey):
-        assert hash_name is not None and salt is not None
+        assert hash_name is not None
+        assert salt is not None
         pss = padding.PSS(mgf=padding.MGF1(_HASH[hash_name]()), salt_length=salt)
         public_key.verify(signature, message, pss, _HASH[hash_name]())
     else:  # pragma: no cover
@@ -63,7 +69,19 @@ def openssl_verify(openssl: str, kind: str, public_key: PublicKey, message: byte
     msg.write_bytes(message)
     sig.write_bytes(signature)
     if hash_name is None:
-        cmd = [openssl, "pkeyutl", "-verify", "-pubin", "-inkey", str(pub), "-rawin", "-in", str(msg), "-sigfile", str(sig)]
+        cmd = [
+            openssl,
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-inkey",
+            str(pub),
+            "-rawin",
+            "-in",
+            str(msg),
+            "-sigfile",
+            str(sig),
+        ]
     else:
         cmd = [openssl, "dgst", f"-{hash_name}", "-verify", str(pub), "-signature", str(sig)]
         if salt is not None:

@@ -72,10 +72,19 @@ def verify_chain(events: Iterable[AuditEvent], head: ChainHead | None) -> ChainR
     checked = 0
     for event in events:
         if event.sequence != expected_sequence:
-            bad = min(expected_sequence, event.sequence or expected_sequence)
-            return ChainReport(False, checked, head, bad, f"expected sequence {expected_sequence}, found {event.sequence}")
+            # Everything before ``expected_sequence`` verified, so the break is here even when the
+            # stream repeats or rewinds to an earlier (already verified) sequence number.
+            return ChainReport(
+                False,
+                checked,
+                head,
+                expected_sequence,
+                f"expected sequence {expected_sequence}, found {event.sequence}",
+            )
         if event.provenance_hash != event_hash(event, previous):
-            return ChainReport(False, checked, head, expected_sequence, "event content or order does not match its hash")
+            return ChainReport(
+                False, checked, head, expected_sequence, "event content or order does not match its hash"
+            )
         previous = event.provenance_hash
         expected_sequence += 1
         checked += 1
@@ -85,7 +94,9 @@ def verify_chain(events: Iterable[AuditEvent], head: ChainHead | None) -> ChainR
             return ChainReport(False, checked, head, 1, "events exist but the store records no chain head")
         if last is None or head.sequence > last.sequence:
             missing = (last.sequence + 1) if last else 1
-            return ChainReport(False, checked, head, missing, f"chain head is sequence {head.sequence} but the trail ends before it")
+            return ChainReport(
+                False, checked, head, missing, f"chain head is sequence {head.sequence} but the trail ends before it"
+            )
         if head.sequence < last.sequence:
             return ChainReport(False, checked, head, head.sequence + 1, "events follow the recorded chain head")
         return ChainReport(False, checked, head, head.sequence, "last event does not match the recorded chain head")

@@ -31,7 +31,7 @@ class AuditEvent(Record):
 
     log_id: str = Field(default_factory=new_uuid, max_length=64)
     timestamp: UTCDateTime = Field(default_factory=utcnow)
-    event_type: str = Field(min_length=1, max_length=50, pattern=r"[A-Za-z0-9_.:\-]+")
+    event_type: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.:\-]+$")
     user_id: str | None = Field(default=None, max_length=255)
     resource: str | None = Field(default=None, max_length=255)
     action: str | None = Field(default=None, max_length=100)

@@ -20,7 +20,7 @@ __all__ = ["Permission", "PermissionEffect", "Scope", "validate_action", "valida
 
 ACTION_PATTERN = re.compile(r"\*|[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _SCOPE = re.compile(r"(?P<attr>[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)*):(?P<value>[^\s:][^\s]*)")
-_ID = r"[A-Za-z0-9_.\-]+"
+_ID = r"^[A-Za-z0-9_.\-]+$"
 
 
 class PermissionEffect(StrEnum):

@@ -28,7 +28,7 @@ from greenlang.timeutil import UTCDateTime, utcnow
 
 __all__ = ["Policy", "PolicyRule", "PolicyType", "Weekday"]
 
-_ID = r"[A-Za-z0-9_.\-]+"
+_ID = r"^[A-Za-z0-9_.\-]+$"
 
 
 class PolicyType(StrEnum):

@@ -14,8 +14,8 @@ from greenlang.timeutil import UTCDateTime, utcnow
 
 __all__ = ["Role", "RoleAssignment", "ROLE_NAME_PATTERN"]
 
-ROLE_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
-_ID = r"[A-Za-z0-9_.\-]+"
+ROLE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+_ID = r"^[A-Za-z0-9_.\-]+$"
 
 
 class Role(Record):
@@ -54,7 +54,7 @@ class RoleAssignment(Record):
     """Subject ``subject`` holds role ``role_id``, optionally only within ``scope`` and a time window."""
 
     assignment_id: str = Field(default_factory=lambda: new_id("asg"), max_length=64, pattern=_ID)
-    subject: str = Field(min_length=1, max_length=255, pattern=r"\S+")
+    subject: str = Field(min_length=1, max_length=255, pattern=r"^\S+$")
     role_id: str = Field(min_length=1, max_length=64)
     scope: str | None = Field(default=None, max_length=255)
     valid_from: UTCDateTime | None = None

@@ -108,13 +108,7 @@ def _decision_event(decision: Decision, context: dict[str, Any]) -> AuditEvent:
         resource=decision.resource,
         action=decision.action,
         result=AuditResult.SUCCESS if decision.allowed else AuditResult.FAILURE,
-        details={
-            "allowed": decision.allowed,
-            "reason": decision.reason,
-            "deciding_rules": list(decision.deciding_rules),
-            "context": context,
-            "evaluated_at": decision.evaluated_at.isoformat(),
-        },
+        details={**decision.as_dict(), "context": context},
     )
 
 
@@ -173,18 +167,19 @@ def check(
     if audit:
         app.backend().append_audit_event(_decision_event(decision, context))
     if as_json:
-        body = decision.model_dump(mode="json") if hasattr(decision, "model_dump") else decision.__dict__
-        if explain:
-            body = explanation.model_dump(mode="json")
-        click.echo(json.dumps(body, indent=2, default=str))
+        body = explanation.as_dict() if explain else decision.as_dict()
+        click.echo(json.dumps(body, indent=2))
     else:
         verdict = "ALLOW" if decision.allowed else "DENY"
         click.echo(f"{verdict}: {decision.reason}")
         if decision.deciding_rules:
             click.echo(f"deciding rules: {', '.join(decision.deciding_rules)}")
         if explain:
-            for line in explanation.lines():
-                click.echo(f"  {line}")
+            for line in explanation.trace:
+                mark = "applied" if line.applied else "skipped"
+                effect = line.effect.value if line.effect else line.kind.value
+                via = f" via role {line.role_name}" if line.role_name else ""
+                click.echo(f"  {mark:<7} {effect:<10} {line.rule_id}{via}: {line.reason}")
     ctx.exit(0 if decision.allowed else 1)
 
 

@@ -1,3 +1,34 @@
-"""Conformance suites that backend and provider authors run against their code."""
+"""Conformance suites that backend authors run against their stores, and the helpers they need.
 
-__all__: list[str] = []
+Imports are lazy so that loading the pytest plugin never imports the suite
+before pytest has registered it for assertion rewriting.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from greenlang.testing.facade import SyncFacade
+    from greenlang.testing.hooks import ConformanceHooks
+    from greenlang.testing.suite import BackendConformance
+    from greenlang.testing.suite_audit import expected_hash
+    from greenlang.testing.suite_records import store_contents
+
+__all__ = ["BackendConformance", "ConformanceHooks", "SyncFacade", "expected_hash", "store_contents"]
+
+_HOMES = {
+    "BackendConformance": "greenlang.testing.suite",
+    "ConformanceHooks": "greenlang.testing.hooks",
+    "SyncFacade": "greenlang.testing.facade",
+    "expected_hash": "greenlang.testing.suite_audit",
+    "store_contents": "greenlang.testing.suite_records",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'greenlang.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

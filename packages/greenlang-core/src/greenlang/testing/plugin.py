@@ -1,3 +1,21 @@
-"""The pytest plugin loaded through the ``pytest11`` entry point."""
+"""The pytest plugin behind the ``pytest11`` entry point: assertion rewriting and the suite's marker."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import pytest
+
+__all__ = ["pytest_configure"]
+
+pytest.register_assert_rewrite(
+    "greenlang.testing.hooks",
+    "greenlang.testing.suite",
+    "greenlang.testing.suite_audit",
+    "greenlang.testing.suite_records",
+    "greenlang.testing.sqlite",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "greenlang_conformance: a check from greenlang.testing's backend conformance suite"
+    )

@@ -8,30 +8,27 @@ to it. See ``docs/storage.md``.
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from greenlang.audit.chain import ChainHead, ChainReport
 from greenlang.audit.events import AuditEvent
-from greenlang.auth.backends import sqlite_links, sqlite_trail
+from greenlang.auth.backends import sqlite_trail
 from greenlang.auth.backends.sqlite_async import AsyncSQLiteBackend
-from greenlang.auth.backends.sqlite_rows import ASSIGNMENTS, AUDIT_LOGS, PERMISSIONS, POLICIES, ROLES, Table
-from greenlang.auth.backends.sqlite_store import SQLiteStore, operation
+from greenlang.auth.backends.sqlite_records import SQLiteRecords, check_page, given_filters
+from greenlang.auth.backends.sqlite_rows import ASSIGNMENTS, AUDIT_LOGS, PERMISSIONS, POLICIES, ROLES
+from greenlang.auth.backends.sqlite_store import operation
 from greenlang.auth.permissions import Permission, PermissionEffect
 from greenlang.auth.policies import Policy
 from greenlang.auth.roles import Role, RoleAssignment
 from greenlang.config import Settings
-from greenlang.errors import ConflictError, InputError, NotFoundError
-from greenlang.model import Record
+from greenlang.errors import InputError
 from greenlang.timeutil import Clock, isoformat, utcnow
-from greenlang.validation import parse
 
 __all__ = ["SQLiteBackend", "AsyncSQLiteBackend", "StoredPolicyState"]
 
-M = TypeVar("M", bound=Record)
 _PAGE = 500
 
 
@@ -46,26 +43,7 @@ class StoredPolicyState:
     assignments: Sequence[RoleAssignment]
 
 
-def _page(limit: int | None, offset: int) -> None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise InputError(f"limit must be a non-negative integer or None, got {limit!r}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InputError(f"offset must be a non-negative integer, got {offset!r}")
-
-
-def _filters(**values: str | None) -> dict[str, str]:
-    """The filters that were given; an empty string is refused rather than read as 'everything'."""
-    given = {}
-    for name, value in values.items():
-        if value is None:
-            continue
-        if not isinstance(value, str) or not value.strip():
-            raise InputError(f"filter {name} must be a non-empty string, or None to not filter on it; got {value!r}")
-        given[name] = value
-    return given
-
-
-class SQLiteBackend(SQLiteStore):
+class SQLiteBackend(SQLiteRecords):
     """``AuthBackend`` over the standard library's ``sqlite3``.
 
     ``path`` defaults to ``Settings().db`` (``GREENLANG_DB``, else the user data
@@ -92,112 +70,6 @@ class SQLiteBackend(SQLiteStore):
 
     def __repr__(self) -> str:
         return f"SQLiteBackend({self.path!r})"
-
-    # generic writes --------------------------------------------------------
-    def _incoming(self, table: Table[M], data: M | Mapping[str, Any], what: str | None = None) -> M:
-        if isinstance(data, Mapping):
-            stamp = "timestamp" if table is AUDIT_LOGS else "created_at"
-            if stamp not in data:
-                data = {**data, stamp: self._clock()}
-        elif not isinstance(data, table.model):
-            raise InputError(
-                f"{what or table.what} must be a {table.model.__name__} or a mapping of its fields, "
-                f"not {type(data).__name__}"
-            )
-        return parse(table.model, data, what or table.what)
-
-    def _insert(self, conn: sqlite3.Connection, table: Table[M], record: M) -> None:
-        table.insert(conn, record)
-
-    def _remove(self, conn: sqlite3.Connection, table: Table[M], key: str) -> None:
-        table.delete(conn, key)
-
-    def _check(self, conn: sqlite3.Connection, record: Record) -> None:
-        if isinstance(record, Role):
-            sqlite_links.check_unique_name(
-                conn, "roles", "role_id", "role_name", record.role_name, record.role_id, "role"
-            )
-            sqlite_links.check_role(conn, record)
-        elif isinstance(record, Policy):
-            sqlite_links.check_unique_name(
-                conn, "policies", "policy_id", "policy_name", record.policy_name, record.policy_id, "policy"
-            )
-        elif isinstance(record, RoleAssignment) and not ROLES.exists(conn, record.role_id):
-            raise NotFoundError(
-                f"role assignment names role {record.role_id!r}, which does not exist; create the role first"
-            )
-
-    def _create(self, conn: sqlite3.Connection, table: Table[M], record: M, actor: str | None) -> M:
-        key = getattr(record, table.key)
-        if table.exists(conn, key):
-            raise ConflictError(f"{table.what} {key!r} already exists; use update_{table.kind} to change it")
-        self._check(conn, record)
-        self._insert(conn, table, record)
-        self._record(conn, table.kind, "created", key, actor, {"after": record.model_dump(mode="json")})
-        return record
-
-    def _update(self, conn: sqlite3.Connection, table: Table[M], record: M, actor: str | None) -> M:
-        key = getattr(record, table.key)
-        old = table.get(conn, key)
-        if old is None:
-            raise NotFoundError(f"{table.what} {key!r} does not exist; create it first")
-        changes: dict[str, Any] = old.model_dump(include={"created_at", "created_by"})
-        if "updated_at" in table.model.model_fields:
-            changes["updated_at"] = self._clock()
-        new = record.replace(**changes)
-        self._check(conn, new)
-        table.update(conn, new)
-        details = {"before": old.model_dump(mode="json"), "after": new.model_dump(mode="json")}
-        self._record(conn, table.kind, "updated", key, actor, details)
-        return new
-
-    def _delete(self, conn: sqlite3.Connection, table: Table[M], key: str, actor: str | None) -> bool:
-        old = table.get(conn, key)
-        if old is None:
-            return False
-        details: dict[str, Any] = {"before": old.model_dump(mode="json")}
-        now = isoformat(self._clock())
-        if table is PERMISSIONS:
-            details["removed_from_roles"] = sqlite_links.unlink(conn, "permissions", key, now)
-        elif table is ROLES:
-            details["removed_from_parents_of"] = sqlite_links.unlink(conn, "parent_roles", key, now)
-            held = ASSIGNMENTS.find(conn, {"role_id": key})
-            for assignment in held:
-                self._remove(conn, ASSIGNMENTS, assignment.assignment_id)
-            details["deleted_assignments"] = [a.model_dump(mode="json") for a in held]
-        self._remove(conn, table, key)
-        self._record(conn, table.kind, "deleted", key, actor, details)
-        return True
-
-    def _create_one(self, table: Table[M], data: M | Mapping[str, Any], actor: str | None) -> M:
-        record = self._incoming(table, data)
-        with self._write() as conn:
-            return self._create(conn, table, record, actor)
-
-    def _create_many(self, table: Table[M], items: Sequence[M | Mapping[str, Any]], actor: str | None) -> list[M]:
-        if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
-            raise InputError(f"bulk create needs a list of {table.what}s, not {type(items).__name__}")
-        records = [self._incoming(table, item, f"{table.what}[{index}]") for index, item in enumerate(items)]
-        with self._write() as conn:
-            return [self._create(conn, table, record, actor) for record in records]
-
-    def _update_one(self, table: Table[M], data: M | Mapping[str, Any], actor: str | None) -> M:
-        record = self._incoming(table, data)
-        with self._write() as conn:
-            return self._update(conn, table, record, actor)
-
-    def _delete_one(self, table: Table[M], key: str, actor: str | None) -> bool:
-        with self._write() as conn:
-            return self._delete(conn, table, key, actor)
-
-    def _get(self, table: Table[M], key: str) -> M | None:
-        with self._query() as conn:
-            return table.get(conn, key)
-
-    def _list(self, table: Table[M], where: Mapping[str, Any], limit: int | None, offset: int) -> list[M]:
-        _page(limit, offset)
-        with self._query() as conn:
-            return table.find(conn, where, limit=limit, offset=offset)
 
     # permissions -------------------------------------------------------------
     @operation
@@ -227,9 +99,9 @@ class SQLiteBackend(SQLiteStore):
         self, *, scope: str | None = None, resource: str | None = None, actor: str | None = None
     ) -> int:
         """Delete the permissions matching every given filter exactly; at least one filter is required."""
-        where = _filters(scope=scope, resource=resource)
-        if not where:
+        if all(value is None or (isinstance(value, str) and not value.strip()) for value in (scope, resource)):
             raise InputError("refusing to delete every permission; give scope or resource")
+        where = given_filters(scope=scope, resource=resource)
         with self._write() as conn:
             doomed = PERMISSIONS.find(conn, where)
             for permission in doomed:
@@ -247,7 +119,7 @@ class SQLiteBackend(SQLiteStore):
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Permission]:
-        where: dict[str, Any] = _filters(scope=scope, resource=resource, action=action)
+        where: dict[str, Any] = given_filters(scope=scope, resource=resource, action=action)
         if effect is not None:
             try:
                 where["effect"] = PermissionEffect(effect).value
@@ -350,7 +222,7 @@ class SQLiteBackend(SQLiteStore):
     def list_assignments(
         self, *, subject: str | None = None, role_id: str | None = None, limit: int | None = None, offset: int = 0
     ) -> list[RoleAssignment]:
-        return self._list(ASSIGNMENTS, _filters(subject=subject, role_id=role_id), limit, offset)
+        return self._list(ASSIGNMENTS, given_filters(subject=subject, role_id=role_id), limit, offset)
 
     # audit -----------------------------------------------------------------------
     @operation
@@ -374,14 +246,14 @@ class SQLiteBackend(SQLiteStore):
 
     @operation
     def read_audit_events(self, *, after_sequence: int = 0, limit: int | None = None) -> list[AuditEvent]:
-        _page(limit, after_sequence)
+        check_page(limit, after_sequence, "after_sequence")
         with self._query() as conn:
             return sqlite_trail.read(conn, after_sequence, limit)
 
     @operation
     def iter_audit_events(self, *, after_sequence: int = 0) -> Iterator[AuditEvent]:
         """Every event after ``after_sequence`` in order, fetched a page at a time."""
-        _page(None, after_sequence)
+        check_page(None, after_sequence, "after_sequence")
         return self._pages(after_sequence)
 
     def _pages(self, after_sequence: int) -> Iterator[AuditEvent]:

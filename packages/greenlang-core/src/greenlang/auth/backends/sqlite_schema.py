@@ -116,6 +116,7 @@ def connect(path: str | Path, busy_timeout: float) -> sqlite3.Connection:
         raise StoreError(
             f"cannot open the SQLite store at {str(path)!r} ({exc}); check the path and its permissions"
         ) from exc
+    conn.row_factory = sqlite3.Row
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")

@@ -1,0 +1,154 @@
+"""Record writes shared by every kind: parse, check references, write, audit, in one transaction.
+
+Each write goes through ``_insert`` / ``_remove`` so a test can inject a failure
+between the steps of a compound write and see that nothing survives it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from greenlang.auth.backends import sqlite_links
+from greenlang.auth.backends.sqlite_rows import ASSIGNMENTS, AUDIT_LOGS, PERMISSIONS, ROLES, Table
+from greenlang.auth.backends.sqlite_store import SQLiteStore
+from greenlang.auth.policies import Policy
+from greenlang.auth.roles import Role, RoleAssignment
+from greenlang.errors import ConflictError, InputError, NotFoundError
+from greenlang.model import Record
+from greenlang.timeutil import isoformat
+from greenlang.validation import parse
+
+__all__ = ["SQLiteRecords", "check_page", "given_filters"]
+
+M = TypeVar("M", bound=Record)
+
+
+def check_page(limit: int | None, offset: int, offset_name: str = "offset") -> None:
+    """Refuse negative or non-integer paging, which SQLite would read as 'no limit'."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise InputError(f"limit must be a non-negative integer or None, got {limit!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InputError(f"{offset_name} must be a non-negative integer, got {offset!r}")
+
+
+def given_filters(**values: str | None) -> dict[str, str]:
+    """The filters that were given; an empty string is refused rather than read as 'everything'."""
+    given = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"filter {name} must be a non-empty string, or None to not filter on it; got {value!r}")
+        given[name] = value
+    return given
+
+
+class SQLiteRecords(SQLiteStore):
+    """The generic create/update/delete/list machinery under ``SQLiteBackend``."""
+
+    def _incoming(self, table: Table[M], data: M | Mapping[str, Any], what: str | None = None) -> M:
+        if isinstance(data, Mapping):
+            stamp = "timestamp" if table is AUDIT_LOGS else "created_at"
+            if stamp not in data:
+                data = {**data, stamp: self._clock()}
+        elif not isinstance(data, table.model):
+            raise InputError(
+                f"{what or table.what} must be a {table.model.__name__} or a mapping of its fields, "
+                f"not {type(data).__name__}"
+            )
+        return parse(table.model, data, what or table.what)
+
+    def _insert(self, conn: sqlite3.Connection, table: Table[M], record: M) -> None:
+        table.insert(conn, record)
+
+    def _remove(self, conn: sqlite3.Connection, table: Table[M], key: str) -> None:
+        table.delete(conn, key)
+
+    def _check(self, conn: sqlite3.Connection, record: Record) -> None:
+        if isinstance(record, Role):
+            sqlite_links.check_unique_name(
+                conn, "roles", "role_id", "role_name", record.role_name, record.role_id, "role"
+            )
+            sqlite_links.check_role(conn, record)
+        elif isinstance(record, Policy):
+            sqlite_links.check_unique_name(
+                conn, "policies", "policy_id", "policy_name", record.policy_name, record.policy_id, "policy"
+            )
+        elif isinstance(record, RoleAssignment) and not ROLES.exists(conn, record.role_id):
+            raise NotFoundError(
+                f"role assignment names role {record.role_id!r}, which does not exist; create the role first"
+            )
+
+    def _create(self, conn: sqlite3.Connection, table: Table[M], record: M, actor: str | None) -> M:
+        key = getattr(record, table.key)
+        if table.exists(conn, key):
+            raise ConflictError(f"{table.what} {key!r} already exists; use update_{table.kind} to change it")
+        self._check(conn, record)
+        self._insert(conn, table, record)
+        self._record(conn, table.kind, "created", key, actor, {"after": record.model_dump(mode="json")})
+        return record
+
+    def _update(self, conn: sqlite3.Connection, table: Table[M], record: M, actor: str | None) -> M:
+        key = getattr(record, table.key)
+        old = table.get(conn, key)
+        if old is None:
+            raise NotFoundError(f"{table.what} {key!r} does not exist; create it first")
+        changes: dict[str, Any] = old.model_dump(include={"created_at", "created_by"})
+        if "updated_at" in table.model.model_fields:
+            changes["updated_at"] = self._clock()
+        new = record.replace(**changes)
+        self._check(conn, new)
+        table.update(conn, new)
+        details = {"before": old.model_dump(mode="json"), "after": new.model_dump(mode="json")}
+        self._record(conn, table.kind, "updated", key, actor, details)
+        return new
+
+    def _delete(self, conn: sqlite3.Connection, table: Table[M], key: str, actor: str | None) -> bool:
+        old = table.get(conn, key)
+        if old is None:
+            return False
+        details: dict[str, Any] = {"before": old.model_dump(mode="json")}
+        now = isoformat(self._clock())
+        if table is PERMISSIONS:
+            details["removed_from_roles"] = sqlite_links.unlink(conn, "permissions", key, now)
+        elif table is ROLES:
+            details["removed_from_parents_of"] = sqlite_links.unlink(conn, "parent_roles", key, now)
+            held = ASSIGNMENTS.find(conn, {"role_id": key})
+            for assignment in held:
+                self._remove(conn, ASSIGNMENTS, assignment.assignment_id)
+            details["deleted_assignments"] = [a.model_dump(mode="json") for a in held]
+        self._remove(conn, table, key)
+        self._record(conn, table.kind, "deleted", key, actor, details)
+        return True
+
+    def _create_one(self, table: Table[M], data: M | Mapping[str, Any], actor: str | None) -> M:
+        record = self._incoming(table, data)
+        with self._write() as conn:
+            return self._create(conn, table, record, actor)
+
+    def _create_many(self, table: Table[M], items: Sequence[M | Mapping[str, Any]], actor: str | None) -> list[M]:
+        if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
+            raise InputError(f"bulk create needs a list of {table.what}s, not {type(items).__name__}")
+        records = [self._incoming(table, item, f"{table.what}[{index}]") for index, item in enumerate(items)]
+        with self._write() as conn:
+            return [self._create(conn, table, record, actor) for record in records]
+
+    def _update_one(self, table: Table[M], data: M | Mapping[str, Any], actor: str | None) -> M:
+        record = self._incoming(table, data)
+        with self._write() as conn:
+            return self._update(conn, table, record, actor)
+
+    def _delete_one(self, table: Table[M], key: str, actor: str | None) -> bool:
+        with self._write() as conn:
+            return self._delete(conn, table, key, actor)
+
+    def _get(self, table: Table[M], key: str) -> M | None:
+        with self._query() as conn:
+            return table.get(conn, key)
+
+    def _list(self, table: Table[M], where: Mapping[str, Any], limit: int | None, offset: int) -> list[M]:
+        check_page(limit, offset)
+        with self._query() as conn:
+            return table.find(conn, where, limit=limit, offset=offset)
