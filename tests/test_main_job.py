@@ -19,7 +19,8 @@ def test_main_job_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith("main job OK")
-    assert "240 checks" in result.stdout and "240/240 match expectations" in result.stdout
+    assert "240 checks" in result.stdout
+    assert "240/240 match expectations" in result.stdout
     assert "re-apply: no changes" in result.stdout
     assert "audit chain intact" in result.stdout
     assert "a tampered copy is rejected" in result.stdout

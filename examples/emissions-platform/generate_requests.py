@@ -104,7 +104,14 @@ def expected_decision(subject: str, action: str, resource: str, context: dict, n
     return allow and not deny
 
 
-HOME = {"alice": ["acme"], "bob": ["acme"], "carol": ["globex"], "dave": ["globex", "initech"], "erin": ["acme"], "grace": ["globex"]}
+HOME = {
+    "alice": ["acme"],
+    "bob": ["acme"],
+    "carol": ["globex"],
+    "dave": ["globex", "initech"],
+    "erin": ["acme"],
+    "grace": ["globex"],
+}
 
 
 def random_request(rng: random.Random, subject: str) -> dict:

@@ -36,7 +36,9 @@ def greenlang(*args: str, db: Path, expect: int = 0, stdout: Path | None = None)
         with stdout.open("w", encoding="utf-8") as sink:
             result = subprocess.run(command, stdout=sink, stderr=subprocess.PIPE, text=True)
     if result.returncode != expect:
-        raise StepFailed(f"`greenlang {' '.join(args)}` exited {result.returncode}, expected {expect}\n{result.stderr.strip()}")
+        raise StepFailed(
+            f"`greenlang {' '.join(args)}` exited {result.returncode}, expected {expect}\n{result.stderr.strip()}"
+        )
     return (result.stdout or "") + result.stderr
 
 
@@ -90,7 +92,12 @@ def run(workdir: Path) -> None:
 
     step(6, "sign the wheel with a fresh local key")
     key = workdir / "release-key.pem"
-    print("      " + greenlang("keys", "create", "--type", "ecdsa-p256", "--out", str(key), db=db).strip().replace("\n", "\n      "))
+    print(
+        "      "
+        + greenlang("keys", "create", "--type", "ecdsa-p256", "--out", str(key), db=db)
+        .strip()
+        .replace("\n", "\n      ")
+    )
     print("      " + greenlang("sign", str(wheel), "--key", key.as_uri(), db=db).strip().replace("\n", "\n      "))
 
     step(7, "verify the signature offline")

@@ -132,9 +132,7 @@ class Registry:
         infos = []
         for name, plugin in self.manager.list_name_plugin():
             dist, version, builtin = self._dists.get(name, (None, None, False))
-            hooks = tuple(
-                sorted(h.name for h in self.manager.get_hookcallers(plugin) or [])
-            )
+            hooks = tuple(sorted(h.name for h in self.manager.get_hookcallers(plugin) or []))
             infos.append(PluginInfo(name, dist, version, hooks, builtin))
         return sorted(infos, key=lambda info: (not info.builtin, info.name))
 
@@ -143,14 +141,18 @@ class Registry:
         try:
             return self.backends[name]
         except KeyError:
-            raise MissingPluginError(_missing("storage backend", name, _BACKEND_EXTRAS.get(name), self.backends)) from None
+            raise MissingPluginError(
+                _missing("storage backend", name, _BACKEND_EXTRAS.get(name), self.backends)
+            ) from None
 
     def kms_provider(self, scheme: str) -> Registration:
         """The registration for key URI ``scheme``, or an error naming what to install."""
         try:
             return self.kms_providers[scheme]
         except KeyError:
-            raise MissingPluginError(_missing("key URI scheme", scheme, _SCHEME_EXTRAS.get(scheme), self.kms_providers)) from None
+            raise MissingPluginError(
+                _missing("key URI scheme", scheme, _SCHEME_EXTRAS.get(scheme), self.kms_providers)
+            ) from None
 
     def add_commands(self, cli: Any) -> None:
         """Let each plugin add CLI commands; a failing plugin is reported, not fatal."""
@@ -182,7 +184,10 @@ def _describe(exc: BaseException) -> str:
 def _missing(what: str, name: str, extra: str | None, known: dict[str, Registration]) -> str:
     have = ", ".join(sorted(known)) or "none"
     if extra:
-        return f"No installed plugin provides the {what} {name!r}; install it with: pip install 'greenlang-core[{extra}]' (installed: {have})."
+        return (
+            f"No installed plugin provides the {what} {name!r}; "
+            f"install it with: pip install 'greenlang-core[{extra}]' (installed: {have})."
+        )
     return f"No installed plugin provides the {what} {name!r}; install a plugin that registers it (installed: {have})."
 
 
@@ -205,4 +210,3 @@ def reset_registry(settings: Settings | None = None) -> Registry:
     with _lock:
         _registry = Registry(settings)
         return _registry
-

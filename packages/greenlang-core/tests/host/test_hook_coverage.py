@@ -11,9 +11,7 @@ from greenlang import hookspecs
 
 REPO = Path(__file__).resolve().parents[4]
 TESTS = Path(__file__).resolve().parents[1]
-HOOKS = sorted(
-    name for name, value in vars(hookspecs).items() if callable(value) and hasattr(value, "greenlang_spec")
-)
+HOOKS = sorted(name for name, value in vars(hookspecs).items() if callable(value) and hasattr(value, "greenlang_spec"))
 
 
 def test_there_are_hooks_to_check() -> None:

@@ -19,13 +19,18 @@ from greenlang.errors import MissingPluginError
 from greenlang.hookspecs import register_auth_backends, register_commands, register_kms_providers
 from greenlang.plugins import registry, reset_registry
 
-INSTALL = "pip install packages/greenlang-core/tests/plugins/greenlang-sample-plugin packages/greenlang-core/tests/plugins/greenlang-broken-plugin"
+PLUGINS = "packages/greenlang-core/tests/plugins"
+INSTALL = f"pip install {PLUGINS}/greenlang-sample-plugin {PLUGINS}/greenlang-broken-plugin"
 
 
 @pytest.fixture
 def fixture_plugins(require) -> None:  # type: ignore[no-untyped-def]
     names = {ep.name for ep in metadata.entry_points(group="greenlang")}
-    require({"sample", "broken-import", "broken-register", "broken-command"} <= names, "the test plugin distributions", INSTALL)
+    require(
+        {"sample", "broken-import", "broken-register", "broken-command"} <= names,
+        "the test plugin distributions",
+        INSTALL,
+    )
 
 
 def test_builtins_register_through_the_same_hooks() -> None:
@@ -122,9 +127,7 @@ def test_empty_allowlist_loads_no_plugins_but_keeps_builtins(fixture_plugins: No
         reg.backend("sample-memory")
 
 
-@pytest.mark.parametrize(
-    ("scheme", "extra"), [("awskms", "aws"), ("azurekms", "azure"), ("gcpkms", "gcp")]
-)
+@pytest.mark.parametrize(("scheme", "extra"), [("awskms", "aws"), ("azurekms", "azure"), ("gcpkms", "gcp")])
 def test_missing_key_scheme_names_the_extra_to_install(scheme: str, extra: str) -> None:
     with pytest.raises(MissingPluginError) as caught:
         registry().kms_provider(scheme)
@@ -141,10 +144,14 @@ def test_unknown_backend_without_a_known_extra_lists_what_is_installed() -> None
     with pytest.raises(MissingPluginError) as caught:
         registry().backend("cassandra")
     message = str(caught.value)
-    assert "'cassandra'" in message and "sqlite" in message and "pip install 'greenlang-core[" not in message
+    assert "'cassandra'" in message
+    assert "sqlite" in message
+    assert "pip install 'greenlang-core[" not in message
 
 
 def test_cli_reports_a_missing_backend_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--backend", "postgresql", "init"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "pip install 'greenlang-core[pg]'" in err and "Traceback" not in err
+    assert err.count("\n") == 1
+    assert "pip install 'greenlang-core[pg]'" in err
+    assert "Traceback" not in err

@@ -39,7 +39,11 @@ def small_document(description: str = "reads", resource: str = "emissions:*:**")
         "version": 1,
         "roles": [
             {"name": "viewer", "description": description, "permissions": [{"resource": resource, "action": "read"}]},
-            {"name": "analyst", "inherits": ["viewer"], "permissions": [{"resource": "emissions:*:**", "action": "write"}]},
+            {
+                "name": "analyst",
+                "inherits": ["viewer"],
+                "permissions": [{"resource": "emissions:*:**", "action": "write"}],
+            },
         ],
         "assignments": [{"subject": "alice", "role": "analyst", "scope": "org:acme"}],
         "policies": [
@@ -172,7 +176,8 @@ def test_changing_an_assignment_window_updates_it(backend: SQLiteBackend) -> Non
         "~ assignment alice -> analyst @ org:acme (validity)"
     ]
     (assignment,) = backend.list_assignments()
-    assert assignment.expires_at is not None and assignment.expires_at.isoformat() == "2026-12-31T23:00:00+00:00"
+    assert assignment.expires_at is not None
+    assert assignment.expires_at.isoformat() == "2026-12-31T23:00:00+00:00"
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,9 @@ class AuditEvent(Record):
         try:
             return str(ipaddress.ip_address(value))
         except ValueError:
-            raise ValueError(f"{value!r} is not an IPv4 or IPv6 address, e.g. '192.168.1.100' or '2001:db8::1'") from None
+            raise ValueError(
+                f"{value!r} is not an IPv4 or IPv6 address, e.g. '192.168.1.100' or '2001:db8::1'"
+            ) from None
 
     def hashed_fields(self) -> dict[str, Any]:
         """Every field except the hash itself, in JSON form: what the chain hashes."""

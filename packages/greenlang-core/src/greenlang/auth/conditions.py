@@ -58,13 +58,11 @@ class Condition(BaseModel):
     @model_validator(mode="after")
     def _check_shape(self) -> Condition:
         if not _PATH.fullmatch(self.attribute):
-            raise ValueError(
-                f"condition attribute {self.attribute!r} is not a dot-path such as 'report.status'"
-            )
+            raise ValueError(f"condition attribute {self.attribute!r} is not a dot-path such as 'report.status'")
         ensure_json(self.value)
         op, value = self.operator, self.value
         if op in (Operator.IN, Operator.NOT_IN) and not isinstance(value, list):
-            raise ValueError(f"operator '{op}' needs a list value, e.g. [\"a\", \"b\"]")
+            raise ValueError(f'operator \'{op}\' needs a list value, e.g. ["a", "b"]')
         if op is Operator.MATCHES and not isinstance(value, str):
             raise ValueError("operator 'matches' needs a glob string value, e.g. \"org-*\"")
         if op is Operator.BETWEEN:

@@ -46,13 +46,18 @@ def validate_pattern(value: str) -> str:
     for index, part in enumerate(parts):
         if part == "**":
             if index != len(parts) - 1:
-                raise ValueError(f"'**' may only be the last segment of a resource pattern, as in 'reports:**'; got {value!r}")
+                raise ValueError(
+                    f"'**' may only be the last segment of a resource pattern, as in 'reports:**'; got {value!r}"
+                )
         elif part == "*":
             continue
         elif not part:
             raise ValueError(f"resource pattern {value!r} has an empty segment; remove the doubled or trailing ':'")
         elif "*" in part:
-            raise ValueError(f"resource pattern {value!r} mixes '*' with text in segment {part!r}; a wildcard must be a whole segment")
+            raise ValueError(
+                f"resource pattern {value!r} mixes '*' with text in segment {part!r}; "
+                "a wildcard must be a whole segment"
+            )
         elif not _SEGMENT.fullmatch(part):
             raise ValueError(
                 f"resource pattern {value!r} has segment {part!r} with characters outside letters, digits and _.@/+=-"
@@ -68,7 +73,8 @@ def validate_resource(value: str) -> str:
             raise ValueError(f"resource {value!r} has an empty segment; remove the doubled or trailing ':'")
         if not _SEGMENT.fullmatch(part):
             raise ValueError(
-                f"resource {value!r} has segment {part!r}; a resource uses letters, digits and _.@/+=- only, and no wildcards"
+                f"resource {value!r} has segment {part!r}; "
+                "a resource uses letters, digits and _.@/+=- only, and no wildcards"
             )
     return value
 

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from greenlang.auth.backends.base import AuthBackend
 from greenlang.auth.conditions import Condition
 from greenlang.auth.graph import find_cycle
 from greenlang.auth.patterns import ResourcePattern
-from greenlang.auth.permissions import Permission, PermissionEffect
+from greenlang.auth.permissions import Permission, PermissionEffect, validate_action, validate_scope
 from greenlang.auth.policies import Policy, PolicyRule, PolicyType
 from greenlang.auth.roles import ROLE_NAME_PATTERN, Role, RoleAssignment
 from greenlang.errors import InputError
@@ -39,10 +39,20 @@ class _Spec(BaseModel):
 
 class PermissionSpec(_Spec):
     resource: ResourcePattern
-    action: str
+    action: str = Field(max_length=100)
     effect: PermissionEffect = PermissionEffect.ALLOW
-    scope: str | None = None
+    scope: str | None = Field(default=None, max_length=255)
     conditions: list[Condition] = Field(default_factory=list)
+
+    @field_validator("action")
+    @classmethod
+    def _check_action(cls, value: str) -> str:
+        return validate_action(value)
+
+    @field_validator("scope")
+    @classmethod
+    def _check_scope(cls, value: str | None) -> str | None:
+        return validate_scope(value)
 
 
 class RoleSpec(_Spec):
@@ -121,7 +131,9 @@ def load_policy_file(path: str | Path) -> PolicyFile:
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InputError(f"policy file {str(path)!r} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {_first_line(exc)}") from None
+        raise InputError(
+            f"policy file {str(path)!r} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {_first_line(exc)}"
+        ) from None
     return parse_policy_file(data, source=str(path))
 
 
@@ -150,7 +162,13 @@ def _check_references(document: PolicyFile, source: str) -> None:
         raise InputError(f"{source}: roles inherit in a cycle ({' -> '.join(cycle)}); remove one 'inherits' entry")
     for index, item in enumerate(document.assignments):
         try:
-            RoleAssignment(subject=item.subject, role_id="pending", scope=item.scope, valid_from=item.valid_from, expires_at=item.expires_at)
+            RoleAssignment(
+                subject=item.subject,
+                role_id="pending",
+                scope=item.scope,
+                valid_from=item.valid_from,
+                expires_at=item.expires_at,
+            )
         except ValidationError as exc:
             raise InputError(f"{source}: assignments.{index}.{describe(exc, '').lstrip('.')}") from None
     for index, policy in enumerate(document.policies):
@@ -205,13 +223,16 @@ class _Applier:
     actor: str | None
     report: ApplyReport
     prune: bool
+    role_ids: dict[str, str] = field(default_factory=dict)
+    role_names: dict[str, str] = field(default_factory=dict)
+    kept_assignments: set[str] = field(default_factory=set)
 
     def run(self) -> None:
         self.role_ids = {role.role_name: role.role_id for role in self.backend.list_roles()}
-        for spec in _parents_first(self.document.roles):
-            self._apply_role(spec)
-        for spec in self.document.policies:
-            self._apply_policy(spec)
+        for role_spec in _parents_first(self.document.roles):
+            self._apply_role(role_spec)
+        for policy_spec in self.document.policies:
+            self._apply_policy(policy_spec)
         self._apply_assignments()
         if self.prune:
             self._prune()
@@ -227,10 +248,7 @@ class _Applier:
 
     def _apply_role(self, spec: RoleSpec) -> None:
         parents = [self._role_id(parent, f"role {spec.name!r} 'inherits'") for parent in spec.inherits]
-        wanted = [
-            Permission(created_by=self.actor, **permission.model_dump())
-            for permission in spec.permissions
-        ]
+        wanted = [Permission(created_by=self.actor, **permission.model_dump()) for permission in spec.permissions]
         existing = self.backend.get_role_by_name(spec.name)
         if existing is None:
             created = self.backend.bulk_create_permissions(wanted, actor=self.actor)
@@ -313,7 +331,6 @@ class _Applier:
         current: dict[tuple[str, str, str | None], RoleAssignment] = {}
         for assignment in self.backend.list_assignments():
             current[(assignment.subject, assignment.role_id, assignment.scope)] = assignment
-        self.kept_assignments: set[str] = set()
         names = {role_id: name for name, role_id in self.role_ids.items()}
         for spec in self.document.assignments:
             role_id = self._role_id(spec.role, f"assignment of {spec.subject!r}")
@@ -354,12 +371,12 @@ class _Applier:
                 self.backend.delete_policy(policy.policy_id, actor=self.actor)
                 self._note("-", "policy", policy.policy_name)
         wanted_roles = {spec.name for spec in self.document.roles}
-        for role in self.backend.list_roles():
-            if role.role_name not in wanted_roles:
-                for permission_id in role.permissions:
+        for stored in self.backend.list_roles():
+            if stored.role_name not in wanted_roles:
+                for permission_id in stored.permissions:
                     self.backend.delete_permission(permission_id, actor=self.actor)
-                self.backend.delete_role(role.role_id, actor=self.actor)
-                self._note("-", "role", role.role_name)
+                self.backend.delete_role(stored.role_id, actor=self.actor)
+                self._note("-", "role", stored.role_name)
 
 
 def _parents_first(roles: Sequence[RoleSpec]) -> list[RoleSpec]:

@@ -40,10 +40,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
         code = EXIT_USAGE
+    except click.UsageError as exc:
+        if debug:
+            traceback.print_exc()
+        command = exc.ctx.command_path if exc.ctx else "greenlang"
+        click.echo(f"error: {exc.format_message()} (see '{command} --help')", err=True)
+        code = EXIT_USAGE
     except click.ClickException as exc:
         if debug:
             traceback.print_exc()
-        exc.show()
+        click.echo(f"error: {exc.format_message()}", err=True)
         code = EXIT_USAGE
     except VerificationError as exc:
         _report(exc, debug)

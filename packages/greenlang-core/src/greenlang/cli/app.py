@@ -51,8 +51,14 @@ pass_app = click.make_pass_decorator(App)
     default=None,
     help="SQLite store path [env GREENLANG_DB; default: the user data directory].",
 )
-@click.option("--backend", "backend_name", default="sqlite", envvar="GREENLANG_BACKEND", show_default=True,
-              help="Storage backend name, as registered by a plugin [env GREENLANG_BACKEND].")
+@click.option(
+    "--backend",
+    "backend_name",
+    default="sqlite",
+    envvar="GREENLANG_BACKEND",
+    show_default=True,
+    help="Storage backend name, as registered by a plugin [env GREENLANG_BACKEND].",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.pass_context
 def cli(ctx: click.Context, db_path: Path | None, backend_name: str, debug: bool) -> None:

@@ -37,10 +37,20 @@ def _read_export(path: Path) -> Iterator[AuditEvent]:
 
 
 @audit.command("verify")
-@click.option("--export", "export_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Verify an exported JSONL file instead of the store.")
-@click.option("--head", "head_text", default=None, metavar="SEQ:HASH",
-              help="With --export: the chain head you trust, so a cut-off tail is caught too.")
+@click.option(
+    "--export",
+    "export_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Verify an exported JSONL file instead of the store.",
+)
+@click.option(
+    "--head",
+    "head_text",
+    default=None,
+    metavar="SEQ:HASH",
+    help="With --export: the chain head you trust, so a cut-off tail is caught too.",
+)
 @pass_app
 def verify(app: App, export_file: Path | None, head_text: str | None) -> None:
     """Walk the whole chain; exit 1 and name the first bad sequence if it is broken."""
@@ -70,8 +80,14 @@ def _last_head(events: list[AuditEvent]) -> ChainHead | None:
 
 
 @audit.command("export")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=Path("-"),
-              show_default=True, help="Where to write JSONL.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    default=Path("-"),
+    show_default=True,
+    help="Where to write JSONL.",
+)
 @pass_app
 def export(app: App, output: Path) -> None:
     """Write every event as JSONL, then print the chain head to stderr."""
@@ -108,4 +124,7 @@ def tail(app: App, count: int, as_json: bool) -> None:
         else:
             who = event.user_id or "-"
             what = " ".join(part for part in (event.action, event.resource) if part)
-            click.echo(f"{event.sequence:>6}  {event.timestamp.isoformat()}  {event.event_type:<20} {event.result.value:<7} {who}  {what}")
+            click.echo(
+                f"{event.sequence:>6}  {event.timestamp.isoformat()}  "
+                f"{event.event_type:<20} {event.result.value:<7} {who}  {what}"
+            )

@@ -13,7 +13,8 @@ from typing import Any, TextIO
 import click
 
 from greenlang.audit.events import AuditEvent, AuditResult
-from greenlang.auth.engine import Authorizer, Decision
+from greenlang.auth.decision import Decision
+from greenlang.auth.engine import Authorizer
 from greenlang.cli.app import App, cli, pass_app
 from greenlang.errors import InputError
 
@@ -78,7 +79,7 @@ def read_batch(stream: TextIO, source: str) -> list[BatchRequest]:
             raise InputError(f"{where}: 'context' must be a JSON object")
         expect = item.get("expect")
         if expect not in (None, "allow", "deny"):
-            raise InputError(f"{where}: 'expect' must be \"allow\" or \"deny\"")
+            raise InputError(f'{where}: \'expect\' must be "allow" or "deny"')
         now = item.get("now")
         try:
             when = datetime.fromisoformat(now) if isinstance(now, str) else None
@@ -123,12 +124,23 @@ def _now_option(value: str | None) -> datetime | None:
 
 @cli.command("check")
 @click.argument("request", nargs=-1)
-@click.option("--ctx", "ctx_pairs", multiple=True, metavar="KEY=VALUE", help="Context attribute; repeatable. VALUE is JSON or text.")
+@click.option(
+    "--ctx",
+    "ctx_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Context attribute; repeatable. VALUE is JSON or text.",
+)
 @click.option("--explain", is_flag=True, help="Show every rule considered and why it applied or not.")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 @click.option("--now", "now_text", default=None, help="Evaluate as of this ISO-8601 time instead of now.")
-@click.option("--batch", "batch_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
-              help="Decide every request in a JSONL file.")
+@click.option(
+    "--batch",
+    "batch_file",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    default=None,
+    help="Decide every request in a JSONL file.",
+)
 @click.option("--audit/--no-audit", default=True, show_default=True, help="Record decisions in the audit trail.")
 @pass_app
 @click.pass_context
@@ -211,7 +223,9 @@ def _run_batch(app: App, batch_file: Path, audit: bool) -> int:
     decisions: list[tuple[BatchRequest, Decision]] = []
     for request, _ in zip(requests, _progress(len(requests)), strict=False):
         try:
-            decision = authorizer.check(request.subject, request.action, request.resource, request.context, now=request.now)
+            decision = authorizer.check(
+                request.subject, request.action, request.resource, request.context, now=request.now
+            )
         except InputError as exc:
             raise InputError(f"line {request.line}: {exc}") from None
         decisions.append((request, decision))

@@ -20,7 +20,7 @@ from greenlang.security.keys import (
     save_public_key,
 )
 
-PASSPHRASE_ENV = "GREENLANG_KEY_PASSPHRASE"
+PASSPHRASE_ENV = "GREENLANG_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
 
 
 def public_path_for(private: Path) -> Path:
@@ -36,9 +36,16 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--type", "kind", default="ed25519", show_default=True, help=f"One of: {', '.join(KEY_TYPES)}.")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Private key path; the public key goes beside it as NAME.pub.pem.")
-@click.option("--encrypt", is_flag=True, help=f"Encrypt the private key with a passphrase [env {PASSPHRASE_ENV}, else a prompt].")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Private key path; the public key goes beside it as NAME.pub.pem.",
+)
+@click.option(
+    "--encrypt", is_flag=True, help=f"Encrypt the private key with a passphrase [env {PASSPHRASE_ENV}, else a prompt]."
+)
 def create(kind: str, out: Path, encrypt: bool) -> None:
     """Create a key pair: the private key with mode 0600, the public key beside it."""
     public = public_path_for(out)

@@ -18,8 +18,12 @@ from greenlang.security.verify import verify_artifact
 @cli.command("sign")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--key", "key_uri", required=True, help="Key URI, e.g. file:///path/key.pem or awskms:///alias/name.")
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write FILE.dsse.json and FILE.bundle.json [default: beside FILE].")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write FILE.dsse.json and FILE.bundle.json [default: beside FILE].",
+)
 def sign(file: Path, key_uri: str, out_dir: Path | None) -> None:
     """Sign FILE: writes a DSSE envelope and a bundle beside it."""
     signer = open_signer(key_uri, passphrase=os.environ.get("GREENLANG_KEY_PASSPHRASE"))
@@ -33,12 +37,27 @@ def sign(file: Path, key_uri: str, out_dir: Path | None) -> None:
 
 @cli.command("verify")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--signature", "envelope", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The DSSE envelope (FILE.dsse.json).")
-@click.option("--key", "public_key", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="PEM file with the public key(s) you trust.")
-@click.option("--bundle", "bundle_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The bundle (default: FILE.bundle.json when present); only chooses the RSA padding.")
+@click.option(
+    "--signature",
+    "envelope",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The DSSE envelope (FILE.dsse.json).",
+)
+@click.option(
+    "--key",
+    "public_key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="PEM file with the public key(s) you trust.",
+)
+@click.option(
+    "--bundle",
+    "bundle_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The bundle (default: FILE.bundle.json when present); only chooses the RSA padding.",
+)
 def verify(file: Path, envelope: Path, public_key: Path, bundle_file: Path | None) -> None:
     """Verify FILE offline against the trusted public key(s); exit 1 if it does not verify."""
     if not file.is_file():
