@@ -28,7 +28,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on greenlang-core."""
-    session.install("-e", CORE, "mypy>=1.11", "types-PyYAML")
+    session.install("-e", CORE, "mypy>=1.11", "types-PyYAML", *TEST_REQUIREMENTS)
     session.run("mypy", "--strict", f"{CORE}/src")
 
 

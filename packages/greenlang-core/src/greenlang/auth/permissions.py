@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from greenlang.auth.conditions import Condition
 from greenlang.auth.patterns import ResourcePattern
@@ -16,7 +16,16 @@ from greenlang.jsonvalue import JSONObject, canonical_json
 from greenlang.model import Record
 from greenlang.timeutil import UTCDateTime, utcnow
 
-__all__ = ["Permission", "PermissionEffect", "Scope", "validate_action", "validate_scope", "ACTION_PATTERN"]
+__all__ = [
+    "ACTION_PATTERN",
+    "Action",
+    "Permission",
+    "PermissionEffect",
+    "Scope",
+    "ScopeText",
+    "validate_action",
+    "validate_scope",
+]
 
 ACTION_PATTERN = re.compile(r"\*|[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _SCOPE = re.compile(r"(?P<attr>[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)*):(?P<value>[^\s:][^\s]*)")
@@ -42,6 +51,13 @@ def validate_scope(value: str | None) -> str | None:
     return value
 
 
+Action = Annotated[str, Field(max_length=100), AfterValidator(validate_action)]
+"""An action name such as ``read``, or ``*`` for any action."""
+
+ScopeText = Annotated[str, Field(max_length=255), AfterValidator(validate_scope)]
+"""A scope such as ``org:acme`` (or ``org:*``): an attribute the request context must carry."""
+
+
 class Scope:
     """A parsed ``type:value`` scope; ``type`` is a dot-path into the context."""
 
@@ -58,25 +74,15 @@ class Permission(Record):
 
     permission_id: str = Field(default_factory=lambda: new_id("perm"), max_length=64, pattern=_ID)
     resource: ResourcePattern
-    action: str = Field(max_length=100)
+    action: Action
     effect: PermissionEffect
-    scope: str | None = Field(default=None, max_length=255)
+    scope: ScopeText | None = None
     conditions: list[Condition] = Field(default_factory=list)
     metadata: JSONObject = Field(default_factory=dict)
     created_at: UTCDateTime = Field(default_factory=utcnow)
     updated_at: UTCDateTime | None = None
     created_by: str | None = Field(default=None, max_length=255)
     provenance_hash: str | None = Field(default=None, max_length=64)
-
-    @field_validator("action")
-    @classmethod
-    def _check_action(cls, value: str) -> str:
-        return validate_action(value)
-
-    @field_validator("scope")
-    @classmethod
-    def _check_scope(cls, value: str | None) -> str | None:
-        return validate_scope(value)
 
     @model_validator(mode="after")
     def _derive_hash(self) -> Permission:

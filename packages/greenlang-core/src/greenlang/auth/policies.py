@@ -19,7 +19,7 @@ from pydantic import Field, field_validator, model_validator
 
 from greenlang.auth.conditions import Condition
 from greenlang.auth.patterns import ResourcePattern
-from greenlang.auth.permissions import PermissionEffect, validate_action, validate_scope
+from greenlang.auth.permissions import Action, PermissionEffect, ScopeText
 from greenlang.auth.roles import ROLE_NAME_PATTERN
 from greenlang.ids import new_id
 from greenlang.jsonvalue import JSONObject
@@ -52,23 +52,16 @@ class PolicyRule(Record):
 
     rule_id: str | None = Field(default=None, max_length=64, pattern=_ID)
     effect: PermissionEffect
-    actions: list[str] = Field(min_length=1)
+    actions: list[Action] = Field(min_length=1)
     resources: list[ResourcePattern] = Field(min_length=1)
     subjects: list[str] = Field(default_factory=list)
     roles: list[str] = Field(default_factory=list)
-    scope: str | None = Field(default=None, max_length=255)
+    scope: ScopeText | None = None
     conditions: list[Condition] = Field(default_factory=list)
     not_before: UTCDateTime | None = None
     not_after: UTCDateTime | None = None
     weekdays: list[Weekday] = Field(default_factory=list)
     hours: tuple[int, int] | None = None
-
-    @field_validator("actions")
-    @classmethod
-    def _check_actions(cls, value: list[str]) -> list[str]:
-        for action in value:
-            validate_action(action)
-        return value
 
     @field_validator("roles")
     @classmethod
@@ -85,11 +78,6 @@ class PolicyRule(Record):
             if not subject.strip() or len(subject) > 255:
                 raise ValueError("subjects must be non-empty names of at most 255 characters")
         return value
-
-    @field_validator("scope")
-    @classmethod
-    def _check_scope(cls, value: str | None) -> str | None:
-        return validate_scope(value)
 
     @field_validator("hours")
     @classmethod

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from greenlang.auth.backends.base import AuthBackend
 from greenlang.auth.conditions import Condition
 from greenlang.auth.graph import find_cycle
 from greenlang.auth.patterns import ResourcePattern
-from greenlang.auth.permissions import Permission, PermissionEffect, validate_action, validate_scope
+from greenlang.auth.permissions import Action, Permission, PermissionEffect, ScopeText
 from greenlang.auth.policies import Policy, PolicyRule, PolicyType
 from greenlang.auth.roles import ROLE_NAME_PATTERN, Role, RoleAssignment
 from greenlang.errors import InputError
@@ -39,20 +39,10 @@ class _Spec(BaseModel):
 
 class PermissionSpec(_Spec):
     resource: ResourcePattern
-    action: str = Field(max_length=100)
+    action: Action
     effect: PermissionEffect = PermissionEffect.ALLOW
-    scope: str | None = Field(default=None, max_length=255)
+    scope: ScopeText | None = None
     conditions: list[Condition] = Field(default_factory=list)
-
-    @field_validator("action")
-    @classmethod
-    def _check_action(cls, value: str) -> str:
-        return validate_action(value)
-
-    @field_validator("scope")
-    @classmethod
-    def _check_scope(cls, value: str | None) -> str | None:
-        return validate_scope(value)
 
 
 class RoleSpec(_Spec):
@@ -68,7 +58,7 @@ class RoleSpec(_Spec):
 class AssignmentSpec(_Spec):
     subject: str
     role: str
-    scope: str | None = None
+    scope: ScopeText | None = None
     valid_from: UTCDateTime | None = None
     expires_at: UTCDateTime | None = None
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field, field_validator, model_validator
 
-from greenlang.auth.permissions import validate_scope
+from greenlang.auth.permissions import ScopeText
 from greenlang.ids import new_id
 from greenlang.jsonvalue import JSONObject
 from greenlang.model import Record
@@ -56,17 +56,12 @@ class RoleAssignment(Record):
     assignment_id: str = Field(default_factory=lambda: new_id("asg"), max_length=64, pattern=_ID)
     subject: str = Field(min_length=1, max_length=255, pattern=r"^\S+$")
     role_id: str = Field(min_length=1, max_length=64)
-    scope: str | None = Field(default=None, max_length=255)
+    scope: ScopeText | None = None
     valid_from: UTCDateTime | None = None
     expires_at: UTCDateTime | None = None
     metadata: JSONObject = Field(default_factory=dict)
     created_at: UTCDateTime = Field(default_factory=utcnow)
     created_by: str | None = Field(default=None, max_length=255)
-
-    @field_validator("scope")
-    @classmethod
-    def _check_scope(cls, value: str | None) -> str | None:
-        return validate_scope(value)
 
     @model_validator(mode="after")
     def _window(self) -> RoleAssignment:
