@@ -45,3 +45,10 @@ def docs(session: nox.Session) -> None:
     """Build the documentation site with warnings as errors."""
     session.install("-e", CORE, "mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26")
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks with ratios against baselines measured in the same run (not in the default run)."""
+    session.install("-e", CORE)
+    session.run("python", "bench/core.py", *session.posargs)

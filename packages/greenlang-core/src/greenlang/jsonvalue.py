@@ -12,7 +12,13 @@ from typing import Annotated, Any
 import rfc8785
 from pydantic import AfterValidator
 
-__all__ = ["JSONObject", "canonical_json", "ensure_json"]
+__all__ = ["JSONObject", "AuditDetails", "MAX_JSON_BYTES", "MAX_DETAILS_BYTES", "canonical_json", "ensure_json"]
+
+MAX_JSON_BYTES = 64 * 1024
+"""Metadata, conditions and rules: generous for real policy data, small enough to keep stores lean."""
+
+MAX_DETAILS_BYTES = 1024 * 1024
+"""Audit details hold before/after copies of records, so they get more room."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -23,10 +29,19 @@ def canonical_json(value: Any) -> bytes:
         raise ValueError(f"value is not canonical JSON ({exc})") from exc
 
 
-def ensure_json(value: Any) -> Any:
-    """Return ``value`` unchanged if it has a canonical JSON form."""
-    canonical_json(value)
+def ensure_json(value: Any, limit: int = MAX_JSON_BYTES) -> Any:
+    """Return ``value`` unchanged if it has a canonical JSON form of at most ``limit`` bytes."""
+    size = len(canonical_json(value))
+    if size > limit:
+        raise ValueError(
+            f"value is {size:,} bytes of JSON; the limit is {limit:,} bytes, so store large data elsewhere"
+        )
     return value
 
 
+def _ensure_details(value: Any) -> Any:
+    return ensure_json(value, MAX_DETAILS_BYTES)
+
+
 JSONObject = Annotated[dict[str, Any], AfterValidator(ensure_json)]
+AuditDetails = Annotated[dict[str, Any], AfterValidator(_ensure_details)]

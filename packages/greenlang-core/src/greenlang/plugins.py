@@ -97,14 +97,20 @@ class Registry:
                 self.broken.append(BrokenPlugin(entry_point.name, dist_name, dist_version, _describe(exc)))
                 continue
             self._dists[entry_point.name] = (dist_name, dist_version, False)
+            unknown = sorted(
+                caller.name for caller in self.manager.get_hookcallers(plugin) or [] if caller.spec is None
+            )
+            if unknown:
+                self._mark_broken(
+                    entry_point.name, ValueError(f"implements unknown hook {unknown[0]!r}; check the name")
+                )
 
         self._collect("register_auth_backends", self.backends)
         self._collect("register_kms_providers", self.kms_providers)
 
     def _collect(self, hook_name: str, target: dict[str, Registration]) -> None:
         """Call each plugin's implementation on its own, so one failure skips one plugin."""
-        caller = getattr(self.manager.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):
+        for impl in self._in_load_order(hook_name):
             plugin_name = impl.plugin_name
             staged: dict[str, Registration] = {}
             register = _registrar(hook_name, plugin_name, target, staged)
@@ -155,12 +161,26 @@ class Registry:
             ) from None
 
     def add_commands(self, cli: Any) -> None:
-        """Let each plugin add CLI commands; a failing plugin is reported, not fatal."""
-        for impl in reversed(self.manager.hook.register_commands.get_hookimpls()):
+        """Let each plugin add CLI commands; one that fails, or replaces a command, is reported and undone."""
+        for impl in self._in_load_order("register_commands"):
+            before = dict(cli.commands)
             try:
                 impl.function(cli=cli)
+                replaced = sorted(name for name, command in before.items() if cli.commands.get(name) is not command)
+                if replaced:
+                    raise ValueError(f"tried to replace the command {replaced[0]!r}; choose another name")
             except Exception as exc:
+                cli.commands.clear()
+                cli.commands.update(before)
                 self._mark_broken(impl.plugin_name, exc)
+
+    def _in_load_order(self, hook_name: str) -> list[Any]:
+        """Built-ins first, then plugins as they loaded: a later plugin can never take over a name."""
+        order = list(self._dists)
+        impls = getattr(self.manager.hook, hook_name).get_hookimpls()
+        return sorted(
+            (impl for impl in impls if impl.plugin_name in self._dists), key=lambda i: order.index(i.plugin_name)
+        )
 
 
 def _registrar(

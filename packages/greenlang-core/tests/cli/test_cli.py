@@ -269,3 +269,75 @@ def test_keys_create_rejects_an_unknown_type(run: Run, tmp_path: Path) -> None:
     code, _, err = run("keys", "create", "--type", "dsa-1024", "--out", str(tmp_path / "k.pem"))
     assert code == 2
     assert "dsa-1024" in err
+
+
+def test_batch_rows_carry_the_evaluation_time_and_revision(applied: Run, tmp_path: Path) -> None:
+    path = batch_file(
+        tmp_path, [{"subject": "frank", "action": "read", "resource": "audit:acme", "now": "2026-12-03T12:00:00Z"}]
+    )
+    code, out, _ = applied("check", "--batch", str(path), "--no-audit")
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert row["evaluated_at"] == "2026-12-03T12:00:00.000000Z"
+    assert row["revision"] > 0
+    assert row["elapsed_ms"] >= 0
+
+
+def test_progress_bar_goes_to_stderr_so_redirected_decisions_stay_clean(
+    applied: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    path = batch_file(tmp_path, [{"subject": "frank", "action": "read", "resource": "audit:acme"}] * 5)
+    code, out, _ = applied("check", "--batch", str(path), "--no-audit")
+    assert code == 0
+    assert [json.loads(line)["allowed"] for line in out.splitlines()] == [True] * 5
+
+
+def test_over_long_actor_is_an_input_error_naming_the_option(run: Run) -> None:
+    code, _, err = run("policy", "apply", str(EXAMPLE / "policy.yaml"), "--actor", "a" * 1000)
+    assert code == 2
+    assert err == "error: actor must be 1 to 255 characters, e.g. --actor platform-team\n"
+    assert "0 permissions" in run("init")[1]
+
+
+def test_unexpected_errors_print_no_message_that_could_hold_a_secret(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    from greenlang.auth.backends.sqlite import SQLiteBackend
+
+    def leak(self: object) -> None:
+        raise RuntimeError("password=hunter2")
+
+    monkeypatch.setattr(SQLiteBackend, "get_statistics", leak)
+    code, _, err = run("init")
+    assert code == 2
+    assert err == "error: unexpected RuntimeError; rerun with --debug for details\n"
+
+
+def test_encrypt_without_a_passphrase_and_no_terminal_is_one_line(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GREENLANG_KEY_PASSPHRASE", "")
+    code, _, err = run("keys", "create", "--out", str(tmp_path / "k.pem"), "--encrypt")
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "GREENLANG_KEY_PASSPHRASE" in err
+    assert not (tmp_path / "k.pem").exists()
+
+
+def test_encrypted_key_signs_with_the_passphrase_from_the_environment(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GREENLANG_KEY_PASSPHRASE", "correct horse battery staple")
+    key = tmp_path / "k.pem"
+    assert run("keys", "create", "--type", "ecdsa-p384", "--out", str(key), "--encrypt")[0] == 0
+    assert b"ENCRYPTED" in key.read_bytes()
+    artifact = tmp_path / "a.txt"
+    artifact.write_text("x")
+    assert run("sign", str(artifact), "--key", key.as_uri())[0] == 0
+    monkeypatch.setenv("GREENLANG_KEY_PASSPHRASE", "tr0ub4dor-and-3")
+    code, out, err = run("sign", str(artifact), "--key", key.as_uri())
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "tr0ub4dor" not in err + out
+    assert "correct horse" not in err + out

@@ -155,3 +155,27 @@ def test_cli_reports_a_missing_backend_in_one_line(capsys: pytest.CaptureFixture
     assert err.count("\n") == 1
     assert "pip install 'greenlang-core[pg]'" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("plugin", "table", "name"), [("hijack-store", "backends", "sqlite"), ("hijack-keys", "kms_providers", "file")]
+)
+def test_a_plugin_cannot_take_over_a_builtin_name(fixture_plugins: None, plugin: str, table: str, name: str) -> None:
+    reg = registry()
+    assert getattr(reg, table)[name].plugin.startswith("greenlang.builtins.")
+    broken = {item.name: item.error for item in reg.broken}
+    assert broken[plugin] == f"ValueError: {name!r} is already registered by " + getattr(reg, table)[name].plugin
+
+
+def test_a_plugin_cannot_replace_a_builtin_command(fixture_plugins: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "mallory", "read", "audit:acme"]) == 1
+    assert capsys.readouterr().out.startswith("DENY")
+    broken = {item.name: item.error for item in registry().broken}
+    assert broken["hijack-command"] == "ValueError: tried to replace the command 'check'; choose another name"
+
+
+def test_a_misspelled_hook_is_reported_not_silently_accepted(fixture_plugins: None) -> None:
+    reg = registry()
+    broken = {item.name: item.error for item in reg.broken}
+    assert broken["misspelled"] == "ValueError: implements unknown hook 'register_auth_backendz'; check the name"
+    assert "misspelled" not in {info.name for info in reg.plugins()}

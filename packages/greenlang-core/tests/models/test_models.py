@@ -94,8 +94,12 @@ BAD_INPUT = [
     (Permission, {**GOOD_PERMISSION, "action": "r" * 101}, "permission.action", "at most 100 characters"),
     (Permission, {**GOOD_PERMISSION, "resource": "a:" + "b" * 300}, "permission.resource", "at most 255"),
     (Role, {"role_name": "x" * 101}, "role.role_name", "at most 100 characters"),
-    (AuditEvent, {"event_type": "login", "result": "success", "ip_address": "999.1.1.1"}, "auditevent.ip_address",
-     "not an IPv4 or IPv6 address"),
+    (
+        AuditEvent,
+        {"event_type": "login", "result": "success", "ip_address": "999.1.1.1"},
+        "auditevent.ip_address",
+        "not an IPv4 or IPv6 address",
+    ),
     (AuditEvent, {"event_type": "login", "result": "maybe"}, "auditevent.result", "'success', 'failure' or 'error'"),
 ]
 
@@ -149,3 +153,13 @@ def test_records_are_immutable_and_replace_revalidates() -> None:
         permission.action = "write"  # type: ignore[misc]
     with pytest.raises(Exception, match="empty segment"):
         permission.replace(resource="a::b")
+
+
+def test_json_fields_have_a_size_limit() -> None:
+    with pytest.raises(InputError) as caught:
+        parse(Permission, {**GOOD_PERMISSION, "metadata": {"k": "v" * 70_000}})
+    assert str(caught.value).startswith("permission.metadata: value is 70,")
+    assert "limit is 65,536 bytes" in str(caught.value)
+    with pytest.raises(InputError, match="auditevent.details"):
+        parse(AuditEvent, {"event_type": "x", "result": "success", "details": {"k": "v" * 1_100_000}})
+    assert parse(AuditEvent, {"event_type": "x", "result": "success", "details": {"k": "v" * 500_000}})

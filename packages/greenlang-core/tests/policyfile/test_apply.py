@@ -232,3 +232,17 @@ def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
 def test_example_policy_round_trips_through_yaml() -> None:
     data = yaml.safe_load(EXAMPLE.read_text())
     assert parse_policy_file(data) == load_policy_file(EXAMPLE)
+
+
+def test_a_permission_listed_twice_in_one_role_is_refused(backend: SQLiteBackend) -> None:
+    document = small_document()
+    document["roles"][0]["permissions"].append(dict(document["roles"][0]["permissions"][0]))
+    with pytest.raises(InputError, match="lists permission 1 twice"):
+        parse_policy_file(document)
+
+
+def test_an_assignment_listed_twice_is_refused(backend: SQLiteBackend) -> None:
+    document = small_document()
+    document["assignments"].append(dict(document["assignments"][0]))
+    with pytest.raises(InputError, match="'alice' is assigned 'analyst' with scope org:acme twice"):
+        parse_policy_file(document)

@@ -264,3 +264,37 @@ def test_case_A4_empty_bulk_delete_says_what_to_give(backend: SQLiteBackend, fil
     with pytest.raises(InputError, match="filter scope must be a non-empty string"):
         backend.delete_permissions(scope="", resource="emissions:org-1:**")
     assert len(backend.list_permissions()) == 1
+
+
+def test_policy_state_is_reused_only_at_the_same_committed_revision(backend: SQLiteBackend, path: Path) -> None:
+    first = backend.load_policy_state()
+    assert backend.load_policy_state() is first
+    other = SQLiteBackend(path)  # a second writer, as another process would be
+    try:
+        other.create_role({"role_name": "from-elsewhere"})
+    finally:
+        other.close()
+    fresh = backend.load_policy_state()
+    assert fresh is not first
+    assert [role.role_name for role in fresh.roles] == ["from-elsewhere"]
+    with backend.atomic():
+        backend.create_role({"role_name": "pending"})
+        inside = backend.load_policy_state()
+        assert {role.role_name for role in inside.roles} == {"from-elsewhere", "pending"}
+        assert backend.load_policy_state() is not inside  # uncommitted state is never kept
+    stats = backend.get_statistics()
+    assert (stats["cache_hits"], stats["cache_misses"]) == (1, 2)
+    assert stats["cache_hit_rate"] == 1 / 3
+
+
+def test_rolled_back_state_is_never_served(backend: SQLiteBackend) -> None:
+    def write_read_and_fail() -> None:
+        with backend.atomic():
+            backend.create_role({"role_name": "ghost"})
+            backend.load_policy_state()
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        write_read_and_fail()
+    backend.create_role({"role_name": "real"})
+    assert [role.role_name for role in backend.load_policy_state().roles] == ["real"]

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from greenlang.ids import new_uuid
-from greenlang.jsonvalue import JSONObject
+from greenlang.jsonvalue import AuditDetails
 from greenlang.model import Record
 from greenlang.timeutil import UTCDateTime, utcnow
 
@@ -36,7 +36,7 @@ class AuditEvent(Record):
     resource: str | None = Field(default=None, max_length=255)
     action: str | None = Field(default=None, max_length=100)
     result: AuditResult
-    details: JSONObject = Field(default_factory=dict)
+    details: AuditDetails = Field(default_factory=dict)
     ip_address: str | None = Field(default=None, max_length=45)
     user_agent: str | None = Field(default=None, max_length=10_000)
     session_id: str | None = Field(default=None, max_length=255)

@@ -10,6 +10,7 @@ Objects the file does not name are left alone unless ``prune`` is set.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,14 +140,28 @@ def parse_policy_file(data: Any, source: str = "policy file") -> PolicyFile:
 
 
 def _check_references(document: PolicyFile, source: str) -> None:
-    names = [role.name for role in document.roles]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    duplicates = sorted(name for name, count in Counter(role.name for role in document.roles).items() if count > 1)
     if duplicates:
         raise InputError(f"{source}: role {duplicates[0]!r} is defined twice; merge the two entries")
-    policy_names = [policy.name for policy in document.policies]
-    repeated = sorted({name for name in policy_names if policy_names.count(name) > 1})
+    repeated = sorted(name for name, count in Counter(p.name for p in document.policies).items() if count > 1)
     if repeated:
         raise InputError(f"{source}: policy {repeated[0]!r} is defined twice; merge the two entries")
+    for role in document.roles:
+        seen: set[str] = set()
+        for index, permission in enumerate(role.permissions):
+            key = permission.model_dump_json()
+            if key in seen:
+                raise InputError(
+                    f"{source}: role {role.name!r} lists permission {index} twice ({permission.effect.value} "
+                    f"{permission.action} on {permission.resource}); remove the repeat"
+                )
+            seen.add(key)
+    grants = Counter((item.subject, item.role, item.scope) for item in document.assignments)
+    repeated_grant = next((grant for grant, count in grants.items() if count > 1), None)
+    if repeated_grant:
+        subject, role_name, scope = repeated_grant
+        where = f" with scope {scope}" if scope else ""
+        raise InputError(f"{source}: {subject!r} is assigned {role_name!r}{where} twice; merge the two entries")
     cycle = _cycle({role.name: role.inherits for role in document.roles})
     if cycle:
         raise InputError(f"{source}: roles inherit in a cycle ({' -> '.join(cycle)}); remove one 'inherits' entry")
@@ -191,6 +206,8 @@ def apply_policy(
     backend: AuthBackend, document: PolicyFile, *, actor: str | None = None, prune: bool = False, dry_run: bool = False
 ) -> ApplyReport:
     """Make the store match ``document``; one transaction, so all of it or none."""
+    if actor is not None and not (0 < len(actor) <= 255):
+        raise InputError("actor must be 1 to 255 characters, e.g. --actor platform-team")
     report = ApplyReport(dry_run=dry_run)
     try:
         with backend.atomic():

@@ -11,19 +11,29 @@ import traceback
 from collections.abc import Sequence
 
 import click
+from pydantic import ValidationError
 
 from greenlang.cli.app import App, cli
 from greenlang.errors import GreenlangError, InputError, MissingPluginError, VerificationError
+from greenlang.validation import describe
 
 __all__ = ["cli", "main", "App"]
 
 EXIT_OK, EXIT_DENIED, EXIT_USAGE = 0, 1, 2
 
 
+_builtin_commands: dict[str, click.Command] = {}
+
+
 def _load_commands() -> None:
+    """Attach the built-in commands, then those of the current plugins (never a stale plugin's)."""
     from greenlang.cli import audit, check, keys, plugins, policy, signing, store  # noqa: F401  (they attach to cli)
     from greenlang.plugins import registry
 
+    if not _builtin_commands:
+        _builtin_commands.update(cli.commands)
+    cli.commands.clear()
+    cli.commands.update(_builtin_commands)
     registry().add_commands(cli)
 
 
@@ -57,18 +67,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputError, MissingPluginError, GreenlangError, OSError) as exc:
         _report(exc, debug)
         code = EXIT_USAGE
-    except Exception as exc:  # the last line of defence: still one line, still no secrets
-        _report(exc, debug, prefix=f"unexpected {type(exc).__name__} (rerun with --debug for details)")
+    except ValidationError as exc:
+        _report(InputError(describe(exc)), debug)
+        code = EXIT_USAGE
+    except Exception as exc:  # the last line of defence: one line, and no message that could carry a secret
+        if debug:
+            traceback.print_exception(exc)
+        click.echo(f"error: unexpected {type(exc).__name__}; rerun with --debug for details", err=True)
         code = EXIT_USAGE
     if argv is None:
         sys.exit(code)
     return code
 
 
-def _report(exc: BaseException, debug: bool, prefix: str | None = None) -> None:
+def _report(exc: BaseException, debug: bool) -> None:
     if debug:
         traceback.print_exception(exc)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, OSError) and exc.filename:
         text = f"{exc.strerror or text}: {exc.filename}"
-    click.echo(f"error: {prefix + ': ' if prefix else ''}{text}", err=True)
+    click.echo(f"error: {text}", err=True)

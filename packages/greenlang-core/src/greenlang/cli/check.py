@@ -201,9 +201,10 @@ def _progress(total: int) -> Iterator[None]:
         for _ in range(total):
             yield
         return
+    from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(transient=True) as progress:
+    with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("checking", total=total)
         for _ in range(total):
             yield
@@ -234,15 +235,7 @@ def _run_batch(app: App, batch_file: Path, audit: bool) -> int:
     allowed = mismatched = expected = 0
     for request, decision in decisions:
         allowed += decision.allowed
-        row: dict[str, Any] = {
-            "line": request.line,
-            "subject": request.subject,
-            "action": request.action,
-            "resource": request.resource,
-            "allowed": decision.allowed,
-            "reason": decision.reason,
-            "deciding_rules": list(decision.deciding_rules),
-        }
+        row: dict[str, Any] = {"line": request.line, **decision.as_dict()}
         if request.id is not None:
             row = {"id": request.id, **row}
         if request.expect is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -54,9 +55,11 @@ def create(kind: str, out: Path, encrypt: bool) -> None:
             raise InputError(f"{path} already exists; choose another --out or remove the file first")
     passphrase = None
     if encrypt:
-        passphrase = os.environ.get(PASSPHRASE_ENV) or click.prompt(
-            "Passphrase", hide_input=True, confirmation_prompt=True
-        )
+        passphrase = os.environ.get(PASSPHRASE_ENV) or None
+        if passphrase is None:
+            if not sys.stdin.isatty():
+                raise InputError(f"--encrypt needs a passphrase: set {PASSPHRASE_ENV} or run in a terminal to be asked")
+            passphrase = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True)
     key = generate_private_key(kind)
     save_private_key(key, out, passphrase=passphrase)
     save_public_key(key, public)

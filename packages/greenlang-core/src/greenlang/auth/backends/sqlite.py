@@ -61,6 +61,9 @@ class SQLiteBackend(SQLiteRecords):
         else:
             target = Path(path).expanduser()
         super().__init__(target, clock=clock, busy_timeout=busy_timeout)
+        self._state_cache: StoredPolicyState | None = None
+        self._cache_hits = 0
+        self._cache_misses = 0
 
     def __enter__(self) -> SQLiteBackend:
         return self
@@ -284,15 +287,32 @@ class SQLiteBackend(SQLiteRecords):
 
     @operation
     def load_policy_state(self) -> StoredPolicyState:
-        with self._read() as conn:
-            revision = int(conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
-            return StoredPolicyState(
-                revision=revision,
-                permissions=tuple(PERMISSIONS.find(conn)),
-                roles=tuple(ROLES.find(conn)),
-                policies=tuple(POLICIES.find(conn)),
-                assignments=tuple(ASSIGNMENTS.find(conn)),
-            )
+        """Read all policy state in one snapshot.
+
+        Outside a transaction, a state already read at the same committed
+        revision is reused: revisions only grow, one per committed write, so a
+        committed revision names exactly one state. Inside a transaction the
+        state may be uncommitted, so it is always read afresh and never kept.
+        """
+        with self._lock:
+            enclosed = self._depth > 0
+            with self._read() as conn:
+                revision = int(conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
+                cached = self._state_cache
+                if not enclosed and cached is not None and cached.revision == revision:
+                    self._cache_hits += 1
+                    return cached
+                state = StoredPolicyState(
+                    revision=revision,
+                    permissions=tuple(PERMISSIONS.find(conn)),
+                    roles=tuple(ROLES.find(conn)),
+                    policies=tuple(POLICIES.find(conn)),
+                    assignments=tuple(ASSIGNMENTS.find(conn)),
+                )
+            if not enclosed:
+                self._cache_misses += 1
+                self._state_cache = state
+            return state
 
     def get_statistics(self) -> dict[str, Any]:
         """Row counts and this object's operation counters (``get_statistics`` itself is not counted)."""
@@ -308,6 +328,7 @@ class SQLiteBackend(SQLiteRecords):
             revision = int(conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
         with self._lock:
             operations, errors = self._operations, self._errors
+            hits, misses = self._cache_hits, self._cache_misses
         return {
             "permissions_count": counts["permissions_count"],
             "roles_count": counts["roles_count"],
@@ -316,8 +337,9 @@ class SQLiteBackend(SQLiteRecords):
             "assignments_count": assignments,
             "active_policies": int(active),
             "revision": revision,
-            "cache_hits": 0,
-            "cache_misses": 0,
+            "cache_hits": hits,
+            "cache_misses": misses,
+            "cache_hit_rate": hits / (hits + misses) if hits + misses else 0.0,
             "backend_operations": operations,
             "backend_errors": errors,
         }
