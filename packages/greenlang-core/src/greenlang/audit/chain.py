@@ -58,7 +58,8 @@ def link(event: AuditEvent, head: ChainHead | None) -> AuditEvent:
     sequence = head.sequence + 1 if head else 1
     previous = head.hash if head else GENESIS_HASH
     numbered = event.replace(sequence=sequence, provenance_hash=None)
-    return numbered.replace(provenance_hash=event_hash(numbered, previous))
+    # The hash is computed here from validated fields, so it needs no second validation.
+    return numbered.model_copy(update={"provenance_hash": event_hash(numbered, previous)})
 
 
 def verify_chain(events: Iterable[AuditEvent], head: ChainHead | None) -> ChainReport:

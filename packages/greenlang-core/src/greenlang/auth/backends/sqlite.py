@@ -241,7 +241,7 @@ class SQLiteBackend(SQLiteRecords):
             raise InputError(f"append_audit_events needs a list of audit events, not {type(events).__name__}")
         records = [self._incoming(AUDIT_LOGS, item, f"audit event[{index}]") for index, item in enumerate(events)]
         with self._write() as conn:
-            return [sqlite_trail.append(conn, record) for record in records]
+            return sqlite_trail.append_many(conn, records)
 
     def log_audit_event(self, event: AuditEvent | Mapping[str, Any]) -> str:
         """The seed's call: append ``event`` and return its ``log_id``."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -79,10 +79,13 @@ class Table(Generic[M]):
         return f"SELECT {', '.join(self.columns)} FROM {self.name}"
 
     def insert(self, conn: sqlite3.Connection, record: M) -> None:
-        data = self.encode(record)
+        self.insert_many(conn, [record])
+
+    def insert_many(self, conn: sqlite3.Connection, records: Sequence[M]) -> None:
         columns = self.columns
         marks = ", ".join("?" for _ in columns)
-        conn.execute(f"INSERT INTO {self.name} ({', '.join(columns)}) VALUES ({marks})", [data[c] for c in columns])
+        rows = ([data[c] for c in columns] for data in map(self.encode, records))
+        conn.executemany(f"INSERT INTO {self.name} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     def update(self, conn: sqlite3.Connection, record: M) -> None:
         data = self.encode(record)

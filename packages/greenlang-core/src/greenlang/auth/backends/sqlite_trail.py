@@ -8,14 +8,14 @@ serialize on SQLite's write lock and the chain stays linear.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from greenlang.audit.chain import ChainHead, ChainReport, link, verify_chain
 from greenlang.audit.events import AuditEvent
 from greenlang.auth.backends.sqlite_rows import AUDIT_LOGS
 from greenlang.errors import ConflictError, StoreError
 
-__all__ = ["append", "head", "read", "verify"]
+__all__ = ["append", "append_many", "head", "read", "verify"]
 
 
 def head(conn: sqlite3.Connection) -> ChainHead | None:
@@ -25,17 +25,31 @@ def head(conn: sqlite3.Connection) -> ChainHead | None:
 
 def append(conn: sqlite3.Connection, event: AuditEvent) -> AuditEvent:
     """Link ``event`` after the stored head and store both; the caller holds a write transaction."""
-    if AUDIT_LOGS.exists(conn, event.log_id):
-        raise ConflictError(
-            f"audit event log_id {event.log_id!r} is already in the trail; leave log_id unset for a new one"
+    return append_many(conn, [event])[0]
+
+
+def append_many(conn: sqlite3.Connection, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+    """Link ``events`` in order after the stored head; the head is read and moved once per batch."""
+    seen: set[str] = set()
+    for event in events:
+        if event.log_id in seen or AUDIT_LOGS.exists(conn, event.log_id):
+            raise ConflictError(
+                f"audit event log_id {event.log_id!r} is already in the trail; leave log_id unset for a new one"
+            )
+        seen.add(event.log_id)
+    linked: list[AuditEvent] = []
+    current = head(conn)
+    for event in events:
+        event = link(event, current)
+        current = ChainHead(event.sequence or 0, event.provenance_hash or "")
+        linked.append(event)
+    AUDIT_LOGS.insert_many(conn, linked)
+    if current is not None:
+        conn.execute(
+            "INSERT INTO audit_chain_head (id, sequence, hash) VALUES (1, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash",
+            (current.sequence, current.hash),
         )
-    linked = link(event, head(conn))
-    AUDIT_LOGS.insert(conn, linked)
-    conn.execute(
-        "INSERT INTO audit_chain_head (id, sequence, hash) VALUES (1, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash",
-        (linked.sequence, linked.provenance_hash),
-    )
     return linked
 
 
