@@ -57,8 +57,8 @@ def link(event: AuditEvent, head: ChainHead | None) -> AuditEvent:
     """Return ``event`` as the successor of ``head``: next sequence, its hash set."""
     sequence = head.sequence + 1 if head else 1
     previous = head.hash if head else GENESIS_HASH
-    numbered = event.replace(sequence=sequence, provenance_hash=None)
-    # The hash is computed here from validated fields, so it needs no second validation.
+    # ``event`` is already validated and we only set the two fields we compute, so no revalidation.
+    numbered = event.model_copy(update={"sequence": sequence, "provenance_hash": None})
     return numbered.model_copy(update={"provenance_hash": event_hash(numbered, previous)})
 
 
