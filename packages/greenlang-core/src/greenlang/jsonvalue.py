@@ -7,12 +7,22 @@ and integers within the range every JSON reader agrees on.
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Annotated, Any
 
 import rfc8785
 from pydantic import AfterValidator
 
-__all__ = ["JSONObject", "AuditDetails", "MAX_JSON_BYTES", "MAX_DETAILS_BYTES", "canonical_json", "ensure_json"]
+__all__ = [
+    "JSONObject",
+    "AuditDetails",
+    "MAX_JSON_BYTES",
+    "MAX_DETAILS_BYTES",
+    "canonical_json",
+    "ensure_json",
+    "loads_strict",
+]
 
 MAX_JSON_BYTES = 64 * 1024
 """Metadata, conditions and rules: generous for real policy data, small enough to keep stores lean."""
@@ -27,6 +37,65 @@ def canonical_json(value: Any) -> bytes:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise ValueError(f"value is not canonical JSON ({exc})") from exc
+
+
+class _NonFinite:
+    """Stands in for ``NaN``, ``Infinity`` or an overflowing number until the key holding it is known."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _non_finite_in(value: Any) -> _NonFinite | None:
+    """The first stand-in in ``value``, looking through lists; objects were checked when they were built."""
+    if isinstance(value, _NonFinite):
+        return value
+    if isinstance(value, list):
+        for item in value:
+            found = _non_finite_in(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _not_a_number(found: _NonFinite, key: str | None) -> ValueError:
+    where = f"key {key!r} holds {found.text}, which" if key is not None else f"{found.text}"
+    return ValueError(f"{where} is not a finite JSON number; write a finite number or a string")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"key {key!r} appears twice in one JSON object; keep one")
+        found = _non_finite_in(value)
+        if found is not None:
+            raise _not_a_number(found, key)
+        result[key] = value
+    return result
+
+
+def _number(text: str) -> float | _NonFinite:
+    value = float(text)
+    return value if math.isfinite(value) else _NonFinite(text)
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """Parse JSON that means exactly one thing to every reader.
+
+    Python keeps the last of two equal keys while other readers (SQLite's
+    ``json_extract``, some JavaScript engines) may keep the first, so a
+    duplicate key is refused, as are ``NaN``, ``Infinity`` and numbers too
+    large for a float, which have no JSON meaning. Raises ``ValueError``
+    (``json.JSONDecodeError`` for malformed text) naming the key.
+    """
+    value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_NonFinite, parse_float=_number)
+    found = _non_finite_in(value)
+    if found is not None:
+        raise _not_a_number(found, None)
+    return value
 
 
 def ensure_json(value: Any, limit: int = MAX_JSON_BYTES) -> Any:

@@ -341,3 +341,44 @@ def test_encrypted_key_signs_with_the_passphrase_from_the_environment(
     assert err.count("\n") == 1
     assert "tr0ub4dor" not in err + out
     assert "correct horse" not in err + out
+
+
+def test_audit_verify_catches_a_direct_edit_of_the_policy_tables(applied: Run) -> None:
+    code, out, _ = applied("audit", "verify")
+    assert code == 0
+    assert "policy state matches the audit trail: 29 records" in out
+    with sqlite3.connect(applied.db) as connection:
+        connection.execute("UPDATE permissions SET effect = 'allow' WHERE effect = 'deny'")
+    code, _, err = applied("audit", "verify")
+    assert code == 1
+    assert "policy state differs from the audit trail: permission perm_" in err
+    assert "effect is 'allow' but the trail says 'deny'" in err
+
+
+def test_audit_verify_compares_the_store_head_with_a_trusted_head(applied: Run, tmp_path: Path) -> None:
+    _, _, err = applied("audit", "export", "-o", str(tmp_path / "x.jsonl"))
+    head = err.strip().rsplit("chain head ", 1)[1]
+    assert applied("audit", "verify", "--head", head)[0] == 0
+    with sqlite3.connect(applied.db) as connection:
+        connection.execute("DELETE FROM audit_logs")
+        connection.execute("DELETE FROM audit_chain_head")
+    code, _, err = applied("audit", "verify", "--head", head)
+    assert code == 1
+    assert "not the trusted --head" in err
+
+
+def test_audit_head_must_be_hex(run: Run) -> None:
+    code, _, err = run("audit", "verify", "--head", "1:" + "z" * 64)
+    assert code == 2
+    assert "--head must look like SEQUENCE:SHA256HEX" in err
+
+
+@pytest.mark.parametrize(
+    ("ctx", "fragment"), [(("org=acme", "org=globex"), "given twice"), (("risk=NaN",), "finite number")]
+)
+def test_bad_context_values_are_input_errors(applied: Run, ctx: tuple[str, ...], fragment: str) -> None:
+    args = [arg for pair in ctx for arg in ("--ctx", pair)]
+    code, out, err = applied("check", "frank", "read", "audit:acme", *args)
+    assert code == 2
+    assert fragment in err
+    assert out == ""

@@ -109,6 +109,20 @@ def _same(left: Any, right: Any) -> bool | None:
     return bool(left == right)
 
 
+def _member(value: Any, items: list[Any]) -> bool | None:
+    """Whether ``value`` is among ``items``; ``None`` when no item is even of its kind.
+
+    ``org not_in ["blocked"]`` must not hold for ``org = true``: a value of
+    another kind cannot be compared, and an error never grants.
+    """
+    if not items:
+        return False
+    kind = _kind(value)
+    if kind in ("list", "object") or all(_kind(item) != kind for item in items):
+        return None
+    return any(_same(value, item) for item in items)
+
+
 def evaluate(condition: Condition, context: Mapping[str, Any]) -> bool | None:
     """``True``/``False``, or ``None`` when the condition cannot be evaluated."""
     actual = lookup(context, condition.attribute)
@@ -121,10 +135,8 @@ def evaluate(condition: Condition, context: Mapping[str, Any]) -> bool | None:
         same = _same(actual, want)
         return None if same is None else not same
     if op in (Operator.IN, Operator.NOT_IN):
-        if _kind(actual) in ("list", "object"):
-            return None
-        found = any(_same(actual, item) for item in want)
-        return found if op is Operator.IN else not found
+        found = _member(actual, want)
+        return found if found is None or op is Operator.IN else not found
     if op in (Operator.GT, Operator.GTE, Operator.LT, Operator.LTE):
         if not _comparable(actual, want):
             return None
@@ -144,7 +156,7 @@ def evaluate(condition: Condition, context: Mapping[str, Any]) -> bool | None:
         if isinstance(actual, str):
             return want in actual if isinstance(want, str) else None
         if isinstance(actual, list):
-            return any(_same(item, want) for item in actual)
+            return _member(want, actual)
         return None
     if isinstance(actual, str):  # Operator.MATCHES
         return fnmatch.fnmatchcase(actual, want)

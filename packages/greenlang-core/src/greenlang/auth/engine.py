@@ -8,6 +8,7 @@ deciding rules and picks the one the reason names; it never changes the answer.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -85,7 +86,20 @@ def _merge_into(target: dict[str, Any], source: Mapping[Any, Any], prefix: str) 
                 f"context gives {path!r} more than once (as a value and as nested attributes); give it once"
             )
         else:
+            _check_finite(value, path)
             node[leaf] = value
+
+
+def _check_finite(value: Any, path: str) -> None:
+    """NaN compares false with everything, so it would silently switch conditions off."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"context value {path!r} is {value}; give a finite number")
+    if isinstance(value, list | tuple):
+        for item in value:
+            _check_finite(item, path)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_finite(item, f"{path}.{key}")
 
 
 def _check_request(subject: Any, action: Any, resource: Any) -> None:

@@ -27,7 +27,7 @@ from greenlang.auth.permissions import Action, Permission, PermissionEffect, Sco
 from greenlang.auth.policies import Policy, PolicyRule, PolicyType
 from greenlang.auth.roles import ROLE_NAME_PATTERN, Role, RoleAssignment
 from greenlang.errors import InputError
-from greenlang.jsonvalue import JSONObject
+from greenlang.jsonvalue import JSONObject, loads_strict
 from greenlang.timeutil import UTCDateTime
 from greenlang.validation import describe
 
@@ -112,19 +112,49 @@ class ApplyReport:
         return [str(change) for change in self.changes] or ["no changes"]
 
 
+class _PolicyYAMLLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key written twice in one mapping instead of keeping the last."""
+
+    class DuplicateKey(yaml.YAMLError):
+        def __init__(self, key: object, line: int) -> None:
+            super().__init__(f"line {line}: key {key!r} appears twice in one mapping; keep one")
+            self.key = key
+            self.line = line
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: list[Any] = []
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # ``<<: *defaults`` is meant to be overridden by the keys beside it
+            key = self.construct_object(key_node, deep=True)
+            try:
+                repeated = key in seen
+            except TypeError:  # pragma: no cover - yaml refuses unhashable keys itself below
+                repeated = False
+            if repeated:
+                raise self.DuplicateKey(key, key_node.start_mark.line + 1)
+            seen.append(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_policy_file(path: str | Path) -> PolicyFile:
-    """Read and validate a YAML (``.yaml``/``.yml``) or JSON policy file."""
+    """Read and validate a YAML (``.yaml``/``.yml``) or JSON policy file.
+
+    A key written twice in one mapping is refused: parsers disagree on which
+    one wins, and a reviewer reading the file may see the other one.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read policy file {str(path)!r}: {exc.strerror}") from None
+    is_json = path.suffix.lower() == ".json"
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InputError(
-            f"policy file {str(path)!r} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {_first_line(exc)}"
-        ) from None
+        data = loads_strict(text) if is_json else yaml.load(text, Loader=_PolicyYAMLLoader)  # noqa: S506
+    except _PolicyYAMLLoader.DuplicateKey as exc:
+        raise InputError(f"policy file {str(path)!r} {exc}") from None
+    except (ValueError, yaml.YAMLError) as exc:
+        raise InputError(f"policy file {str(path)!r} is not valid {'JSON' if is_json else 'YAML'}: {_first_line(exc)}") from None
     return parse_policy_file(data, source=str(path))
 
 

@@ -67,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputError, MissingPluginError, GreenlangError, OSError) as exc:
         _report(exc, debug)
         code = EXIT_USAGE
+    except RecursionError:
+        _report(InputError("the input is nested too deeply; flatten it"), debug)
+        code = EXIT_USAGE
     except ValidationError as exc:
         _report(InputError(describe(exc)), debug)
         code = EXIT_USAGE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import click
 
 from greenlang.audit.chain import ChainHead, verify_chain
 from greenlang.audit.events import AuditEvent
+from greenlang.audit.state import verify_policy_state
 from greenlang.cli.app import App, cli, pass_app
 from greenlang.errors import InputError, VerificationError
 from greenlang.validation import parse
@@ -53,21 +55,37 @@ def _read_export(path: Path) -> Iterator[AuditEvent]:
 )
 @pass_app
 def verify(app: App, export_file: Path | None, head_text: str | None) -> None:
-    """Walk the whole chain; exit 1 and name the first bad sequence if it is broken."""
-    if export_file is None:
-        report = app.backend().verify_audit()
-    else:
+    """Walk the whole chain and name the first bad sequence; then check the policy tables against it.
+
+    Exit 1 if the chain is broken, if the store's head differs from --head, or
+    if a stored permission, role, policy or assignment differs from what the
+    trail says it should be.
+    """
+    trusted_head = _parse_head(head_text) if head_text else None
+    if export_file is not None:
         events = list(_read_export(export_file))
-        head = _parse_head(head_text) if head_text else _last_head(events)
-        report = verify_chain(events, head)
+        report = verify_chain(events, trusted_head or _last_head(events))
+        if not report.ok:
+            raise VerificationError(report.summary())
+        click.echo(report.summary())
+        return
+    backend = app.backend()
+    report = backend.verify_audit()
     if not report.ok:
         raise VerificationError(report.summary())
+    if trusted_head is not None and report.head != trusted_head:
+        stored = f"{report.head.sequence}:{report.head.hash}" if report.head else "empty"
+        raise VerificationError(f"the store's chain head is {stored}, not the trusted --head; the trail was rewritten")
     click.echo(report.summary())
+    state = verify_policy_state(backend)
+    if not state.ok:
+        raise VerificationError(state.summary())
+    click.echo(state.summary())
 
 
 def _parse_head(text: str) -> ChainHead:
     sequence, _, digest = text.partition(":")
-    if not sequence.isdigit() or len(digest) != 64:
+    if not sequence.isdigit() or not re.fullmatch(r"[0-9a-f]{64}", digest):
         raise InputError("--head must look like SEQUENCE:SHA256HEX, as printed by 'greenlang audit export'")
     return ChainHead(int(sequence), digest)
 
@@ -92,15 +110,15 @@ def _last_head(events: list[AuditEvent]) -> ChainHead | None:
 def export(app: App, output: Path) -> None:
     """Write every event as JSONL, then print the chain head to stderr."""
     backend = app.backend()
-    head = backend.audit_head()
+    head: ChainHead | None = None
     stream = sys.stdout if str(output) == "-" else output.open("w", encoding="utf-8")
     count = 0
     try:
-        for event in backend.iter_audit_events():
-            if head is not None and event.sequence is not None and event.sequence > head.sequence:
-                break
-            stream.write(json.dumps(event.model_dump(mode="json"), sort_keys=True) + "\n")
-            count += 1
+        with backend.atomic():  # one snapshot: the head printed is the head of what was written
+            head = backend.audit_head()
+            for event in backend.iter_audit_events():
+                stream.write(json.dumps(event.model_dump(mode="json"), sort_keys=True) + "\n")
+                count += 1
     finally:
         if stream is not sys.stdout:
             stream.close()

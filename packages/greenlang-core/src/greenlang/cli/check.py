@@ -36,7 +36,10 @@ def parse_context(pairs: Sequence[str]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise InputError(f"--ctx {pair!r} must look like key=value, e.g. --ctx org=acme")
-        context[key.strip()] = _value(raw)
+        name = key.strip()
+        if name in context:
+            raise InputError(f"--ctx {name} is given twice; give each attribute once")
+        context[name] = _value(raw)
     return context
 
 

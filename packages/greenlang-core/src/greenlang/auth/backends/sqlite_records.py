@@ -111,6 +111,8 @@ class SQLiteRecords(SQLiteStore):
             return False
         details: dict[str, Any] = {"before": old.model_dump(mode="json")}
         now = isoformat(self._clock())
+        if table in (PERMISSIONS, ROLES):
+            details["cascaded_at"] = now
         if table is PERMISSIONS:
             details["removed_from_roles"] = sqlite_links.unlink(conn, "permissions", key, now)
         elif table is ROLES:
