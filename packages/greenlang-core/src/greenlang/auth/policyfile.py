@@ -9,7 +9,6 @@ Objects the file does not name are left alone unless ``prune`` is set.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -122,18 +121,18 @@ class _PolicyYAMLLoader(yaml.SafeLoader):
             self.line = line
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: list[Any] = []
+        seen: set[Any] = set()
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue  # ``<<: *defaults`` is meant to be overridden by the keys beside it
             key = self.construct_object(key_node, deep=True)
             try:
                 repeated = key in seen
-            except TypeError:  # pragma: no cover - yaml refuses unhashable keys itself below
-                repeated = False
+            except TypeError:
+                continue  # the base constructor refuses an unhashable key with its own message
             if repeated:
                 raise self.DuplicateKey(key, key_node.start_mark.line + 1)
-            seen.append(key)
+            seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
@@ -154,7 +153,9 @@ def load_policy_file(path: str | Path) -> PolicyFile:
     except _PolicyYAMLLoader.DuplicateKey as exc:
         raise InputError(f"policy file {str(path)!r} {exc}") from None
     except (ValueError, yaml.YAMLError) as exc:
-        raise InputError(f"policy file {str(path)!r} is not valid {'JSON' if is_json else 'YAML'}: {_first_line(exc)}") from None
+        raise InputError(
+            f"policy file {str(path)!r} is not valid {'JSON' if is_json else 'YAML'}: {_first_line(exc)}"
+        ) from None
     return parse_policy_file(data, source=str(path))
 
 

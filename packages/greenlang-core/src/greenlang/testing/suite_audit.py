@@ -10,6 +10,7 @@ import rfc8785
 
 from greenlang.audit.chain import ChainHead, link
 from greenlang.audit.events import AuditEvent
+from greenlang.audit.state import verify_policy_state
 from greenlang.auth.backends.base import AuthBackend
 from greenlang.errors import ConflictError, InputError, StoreError
 from greenlang.testing.hooks import ConformanceHooks
@@ -348,6 +349,31 @@ class AuditChecks(ConformanceHooks):
         assert (report.ok, report.first_bad_sequence) == (False, 6)
 
     # statistics ---------------------------------------------------------------------------------------
+    def test_the_trail_replays_to_the_stored_policy_state(self, backend: AuthBackend) -> None:
+        parent = backend.create_role(sample_role("parent"))
+        permission = backend.create_permission(sample_permission())
+        kept = backend.create_permission(sample_permission(action="write"))
+        child = backend.create_role(
+            sample_role(
+                "child", parent_roles=[parent.role_id], permissions=[permission.permission_id, kept.permission_id]
+            )
+        )
+        backend.create_assignment(sample_assignment(parent.role_id))
+        backend.create_assignment(sample_assignment(child.role_id, "user-2"))
+        backend.create_policy(sample_policy("p"))
+        backend.update_role(child.replace(description="changed"))
+        backend.delete_permission(permission.permission_id)
+        backend.delete_role(parent.role_id)
+        other = backend.create_role(sample_role("other"))
+        report = verify_policy_state(backend)
+        assert report.ok, report.summary()
+        assert report.records_checked == 5  # kept, child, other, the policy, user-2's assignment
+        self.force_role_parents(backend, child.role_id, [other.role_id])
+        tampered = verify_policy_state(backend)
+        assert not tampered.ok
+        assert tampered.problem is not None
+        assert tampered.problem.startswith(f"role {child.role_id}: parent_roles is")
+
     def test_statistics_count_rows_and_operations(self, backend: AuthBackend) -> None:
         perms = backend.bulk_create_permissions([sample_permission(), sample_permission(action="write")])
         role = backend.create_role(sample_role("viewer", permissions=[perms[0].permission_id]))
