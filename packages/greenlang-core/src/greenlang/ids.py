@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import uuid
 
-__all__ = ["new_id", "new_uuid"]
+__all__ = ["ID_PATTERN", "new_id", "new_uuid"]
+
+ID_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+"""What a record id may hold: letters, digits, ``_``, ``.`` and ``-`` (generated ids and hand-picked ones)."""
 
 
 def new_id(prefix: str) -> str:

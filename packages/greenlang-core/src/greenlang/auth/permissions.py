@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from greenlang.auth.conditions import Condition
 from greenlang.auth.patterns import ResourcePattern
-from greenlang.ids import new_id
+from greenlang.ids import ID_PATTERN, new_id
 from greenlang.jsonvalue import JSONObject, canonical_json
 from greenlang.model import Record
 from greenlang.timeutil import UTCDateTime, utcnow
@@ -29,7 +29,6 @@ __all__ = [
 
 ACTION_PATTERN = re.compile(r"\*|[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _SCOPE = re.compile(r"(?P<attr>[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)*):(?P<value>[^\s:][^\s]*)")
-_ID = r"^[A-Za-z0-9_.\-]+$"
 
 
 class PermissionEffect(StrEnum):
@@ -72,7 +71,7 @@ class Scope:
 class Permission(Record):
     """Mirrors the seed's ``permissions`` table."""
 
-    permission_id: str = Field(default_factory=lambda: new_id("perm"), max_length=64, pattern=_ID)
+    permission_id: str = Field(default_factory=lambda: new_id("perm"), max_length=64, pattern=ID_PATTERN)
     resource: ResourcePattern
     action: Action
     effect: PermissionEffect

@@ -21,14 +21,12 @@ from greenlang.auth.conditions import Condition
 from greenlang.auth.patterns import ResourcePattern
 from greenlang.auth.permissions import Action, PermissionEffect, ScopeText
 from greenlang.auth.roles import ROLE_NAME_PATTERN
-from greenlang.ids import new_id
+from greenlang.ids import ID_PATTERN, new_id
 from greenlang.jsonvalue import JSONObject
 from greenlang.model import Record
 from greenlang.timeutil import UTCDateTime, utcnow
 
 __all__ = ["Policy", "PolicyRule", "PolicyType", "Weekday"]
-
-_ID = r"^[A-Za-z0-9_.\-]+$"
 
 
 class PolicyType(StrEnum):
@@ -50,7 +48,7 @@ class Weekday(StrEnum):
 class PolicyRule(Record):
     """One rule: ``effect`` on ``actions`` over ``resources``, for whom and when."""
 
-    rule_id: str | None = Field(default=None, max_length=64, pattern=_ID)
+    rule_id: str | None = Field(default=None, max_length=64, pattern=ID_PATTERN)
     effect: PermissionEffect
     actions: list[Action] = Field(min_length=1)
     resources: list[ResourcePattern] = Field(min_length=1)
@@ -109,7 +107,7 @@ class PolicyRule(Record):
 class Policy(Record):
     """Mirrors the seed's ``policies`` table, plus ``valid_from``."""
 
-    policy_id: str = Field(default_factory=lambda: new_id("pol"), max_length=64, pattern=_ID)
+    policy_id: str = Field(default_factory=lambda: new_id("pol"), max_length=64, pattern=ID_PATTERN)
     policy_name: str = Field(max_length=100, pattern=ROLE_NAME_PATTERN)
     policy_type: PolicyType
     rules: list[PolicyRule] = Field(min_length=1)

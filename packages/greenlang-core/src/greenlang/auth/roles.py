@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import Field, field_validator, model_validator
 
 from greenlang.auth.permissions import ScopeText
-from greenlang.ids import new_id
+from greenlang.ids import ID_PATTERN, new_id
 from greenlang.jsonvalue import JSONObject
 from greenlang.model import Record
 from greenlang.timeutil import UTCDateTime, utcnow
@@ -15,13 +15,12 @@ from greenlang.timeutil import UTCDateTime, utcnow
 __all__ = ["Role", "RoleAssignment", "ROLE_NAME_PATTERN"]
 
 ROLE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
-_ID = r"^[A-Za-z0-9_.\-]+$"
 
 
 class Role(Record):
     """Mirrors the seed's ``roles`` table, plus ``parent_roles`` (role ids)."""
 
-    role_id: str = Field(default_factory=lambda: new_id("role"), max_length=64, pattern=_ID)
+    role_id: str = Field(default_factory=lambda: new_id("role"), max_length=64, pattern=ID_PATTERN)
     role_name: str = Field(max_length=100, pattern=ROLE_NAME_PATTERN)
     description: str | None = Field(default=None, max_length=10_000)
     permissions: list[str] = Field(default_factory=list)
@@ -53,7 +52,7 @@ class Role(Record):
 class RoleAssignment(Record):
     """Subject ``subject`` holds role ``role_id``, optionally only within ``scope`` and a time window."""
 
-    assignment_id: str = Field(default_factory=lambda: new_id("asg"), max_length=64, pattern=_ID)
+    assignment_id: str = Field(default_factory=lambda: new_id("asg"), max_length=64, pattern=ID_PATTERN)
     subject: str = Field(min_length=1, max_length=255, pattern=r"^\S+$")
     role_id: str = Field(min_length=1, max_length=64)
     scope: ScopeText | None = None

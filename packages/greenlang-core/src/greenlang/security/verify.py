@@ -135,15 +135,20 @@ def verify_raw_ecdsa(
     return verify_signature(public_key, payload, der, algorithm)
 
 
-def _verification_algorithm(public_key: PublicKey, hint: str | None) -> Algorithm:
-    """The trusted key decides; an RSA hint (PSS or PKCS#1 v1.5, with a hash) is taken only if it fits the key."""
+def _verification_algorithms(public_key: PublicKey, hint: str | None) -> list[Algorithm]:
+    """The trusted key's default first, then the hint if it fits the key and differs.
+
+    The hint comes from an unsigned bundle, so it may only add a second try
+    (e.g. PKCS#1 v1.5 for an RSA key), never replace the key's own algorithm.
+    """
     default = resolve(public_key)
-    if hint is None or not default.is_rsa:
-        return default
+    if not hint:
+        return [default]
     try:
-        return resolve(public_key, hint)
+        hinted = resolve(public_key, hint)
     except InputError:
-        return default
+        return [default]
+    return [default] if hinted.name == default.name else [default, hinted]
 
 
 def verify_envelope(
@@ -151,8 +156,9 @@ def verify_envelope(
 ) -> VerifiedPayload:
     """Verify a DSSE envelope with the verifier's keys; at least one signature must verify.
 
-    ``algorithm`` (e.g. from a bundle) only chooses between PSS and PKCS#1 v1.5
-    for an RSA key, and only when it fits that key.
+    Each trusted key is tried with its default algorithm, then with
+    ``algorithm`` (e.g. from a bundle) when that fits the key and differs, so
+    an edited hint can neither pick a key nor make a genuine signature fail.
     """
     parsed = envelope if isinstance(envelope, Envelope) else Envelope.from_json(envelope)
     keys = trusted_key_set(trusted_keys)
@@ -163,9 +169,9 @@ def verify_envelope(
     for signature in parsed.signatures:
         order = sorted(range(len(keys)), key=lambda i: ids[i] != signature.keyid)
         for index in order:
-            chosen = _verification_algorithm(keys[index], algorithm)
-            if verify_signature(keys[index], message, signature.sig, chosen):
-                return VerifiedPayload(parsed.payload_type, parsed.payload, ids[index], chosen.name, keys[index])
+            for chosen in _verification_algorithms(keys[index], algorithm):
+                if verify_signature(keys[index], message, signature.sig, chosen):
+                    return VerifiedPayload(parsed.payload_type, parsed.payload, ids[index], chosen.name, keys[index])
     hinted = {s.keyid for s in parsed.signatures} & set(ids)
     count = f"{len(keys)} trusted key{'s' if len(keys) != 1 else ''}"
     if not hinted:

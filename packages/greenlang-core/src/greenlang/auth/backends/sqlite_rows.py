@@ -3,7 +3,12 @@
 Table and column names in the SQL come from the constants below, never from input.
 
 A row is written from the record's JSON form, so timestamps are stored exactly
-as ``timeutil.isoformat`` prints them and JSON fields as compact JSON text.
+as ``timeutil.isoformat`` prints them and JSON fields as compact JSON text with
+sorted keys and whole numbers without a fraction (``1``, never ``1.0``, which
+hashes the same under RFC 8785). That text is canonical: a record has exactly one row form, which
+lets the audit trail check stored bytes, not only the values they decode to.
+JSON is read back strictly (no duplicate keys), so SQL's ``json_extract`` and
+Python never disagree about what a row says.
 """
 
 # ruff: noqa: S608
@@ -22,6 +27,7 @@ from greenlang.auth.permissions import Permission
 from greenlang.auth.policies import Policy
 from greenlang.auth.roles import Role, RoleAssignment
 from greenlang.errors import StoreError
+from greenlang.jsonvalue import loads_strict
 from greenlang.model import Record
 from greenlang.validation import describe
 
@@ -50,7 +56,9 @@ class Table(Generic[M]):
         """Column values for ``record``."""
         data = record.model_dump(mode="json")
         for column in self.json_columns:
-            data[column] = json.dumps(data[column], ensure_ascii=False, separators=(",", ":"))
+            data[column] = json.dumps(
+                _whole_floats_as_ints(data[column]), ensure_ascii=False, separators=(",", ":"), sort_keys=True
+            )
         for column in self.bool_columns:
             data[column] = int(data[column])
         return data
@@ -58,13 +66,14 @@ class Table(Generic[M]):
     def decode(self, row: sqlite3.Row | Mapping[str, Any]) -> M:
         """The record a row holds; a row that no longer validates is reported as damaged."""
         data = dict(row)
-        try:
-            for column in self.json_columns:
-                data[column] = json.loads(data[column]) if data[column] is not None else None
-        except (TypeError, ValueError) as exc:
-            raise StoreError(
-                f"stored {self.what} {data.get(self.key)!r} holds invalid JSON ({exc}); repair or delete the row"
-            ) from None
+        for column in self.json_columns:
+            try:
+                data[column] = loads_strict(data[column]) if data[column] is not None else None
+            except (TypeError, ValueError) as exc:
+                raise StoreError(
+                    f"stored {self.what} {data.get(self.key)!r} holds invalid JSON in {column} ({exc}); "
+                    "repair or delete the row"
+                ) from None
         for column in self.bool_columns:
             data[column] = bool(data[column])
         try:
@@ -74,6 +83,19 @@ class Table(Generic[M]):
                 f"stored {self.what} {data.get(self.key)!r} is not valid ({describe(exc, self.what)}); "
                 "repair or delete the row"
             ) from None
+
+    def differing_column(self, row: sqlite3.Row | Mapping[str, Any], record: M) -> str | None:
+        """The first column whose stored value is not exactly what ``encode(record)`` writes, if any.
+
+        ``record`` is what ``row`` decodes to; text must match character for
+        character and values must keep their SQLite type.
+        """
+        stored = dict(row)
+        for column, expected in self.encode(record).items():
+            value = stored.get(column)
+            if type(value) is not type(expected) or value != expected:
+                return column
+        return None
 
     def select(self) -> str:
         return f"SELECT {', '.join(self.columns)} FROM {self.name}"
@@ -124,6 +146,20 @@ class Table(Generic[M]):
 
     def count(self, conn: sqlite3.Connection) -> int:
         return int(conn.execute(f"SELECT COUNT(*) FROM {self.name}").fetchone()[0])
+
+
+_SAFE_INTEGER = 2**53
+"""RFC 8785 writes a whole float below this as an integer, so both spellings hash alike."""
+
+
+def _whole_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < _SAFE_INTEGER:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_floats_as_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_floats_as_ints(item) for item in value]
+    return value
 
 
 def like_json_string(value: str) -> str:

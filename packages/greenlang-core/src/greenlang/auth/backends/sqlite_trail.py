@@ -69,12 +69,27 @@ class _DamagedRow(Exception):
 
 
 def _stream(conn: sqlite3.Connection) -> Iterator[AuditEvent]:
-    """Every stored event in ``sequence`` order, one row at a time."""
+    """Every stored event in ``sequence`` order, one row at a time, each checked against its stored bytes.
+
+    The hash covers decoded values, and decoding forgives: a timestamp in
+    another text form or JSON with reordered keys reads back the same. SQL that
+    reads the table directly sees the text, so each row must be exactly what
+    the store would write for the event it decodes to.
+    """
     for position, row in enumerate(conn.execute(f"{AUDIT_LOGS.select()} ORDER BY sequence"), start=1):
         try:
-            yield AUDIT_LOGS.decode(row)
+            event = AUDIT_LOGS.decode(row)
         except StoreError as exc:
             raise _DamagedRow(position, str(exc)) from None
+        column = AUDIT_LOGS.differing_column(row, event)
+        if column is not None:
+            kind = "text" if isinstance(row[column], str) else "value"
+            raise _DamagedRow(
+                position,
+                f"stored {kind} of column {column} differs from the hashed event; the row was edited after it was "
+                "appended",
+            )
+        yield event
 
 
 def verify(conn: sqlite3.Connection) -> ChainReport:
