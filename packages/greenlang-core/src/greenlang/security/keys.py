@@ -153,18 +153,22 @@ def _read(path: str | os.PathLike[str], what: str) -> bytes:
         raise InputError(f"cannot read {what} file {os.fspath(path)}: {exc.strerror}.") from None
 
 
-def _supported(key: object, source: str) -> None:
-    if not isinstance(
-        key,
-        rsa.RSAPrivateKey
-        | ec.EllipticCurvePrivateKey
-        | ed25519.Ed25519PrivateKey
-        | rsa.RSAPublicKey
-        | ec.EllipticCurvePublicKey
-        | ed25519.Ed25519PublicKey,
-    ):
-        raise InputError(f"{source} holds a {type(key).__name__}; use an RSA, ECDSA or Ed25519 key.")
+def _unsupported(key: object, source: str) -> InputError:
+    return InputError(f"{source} holds a {type(key).__name__}; use an RSA, ECDSA or Ed25519 key.")
+
+
+def _as_private(key: object, source: str) -> PrivateKey:
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+        raise _unsupported(key, source)
     key_type(key)  # refuses unsupported sizes and curves with a clear message
+    return key
+
+
+def _as_public(key: object, source: str) -> PublicKey:
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
+        raise _unsupported(key, source)
+    key_type(key)
+    return key
 
 
 def load_private_key_pem(
@@ -190,8 +194,7 @@ def load_private_key_pem(
         raise InputError(
             f"{source} uses an unsupported key type or encryption; use an RSA, ECDSA or Ed25519 key."
         ) from None
-    _supported(key, source)
-    return key  # type: ignore[return-value]
+    return _as_private(key, source)
 
 
 def _load_plain(data: bytes, source: str) -> Any:
@@ -221,8 +224,7 @@ def load_public_keys(source: str | os.PathLike[str] | bytes) -> list[PublicKey]:
             key = serialization.load_pem_public_key(block)
         except (ValueError, UnsupportedAlgorithm):
             raise InputError(f"{name} block {index} is not a valid PEM public key.") from None
-        _supported(key, f"{name} block {index}")
-        keys.append(key)  # type: ignore[arg-type]
+        keys.append(_as_public(key, f"{name} block {index}"))
     return keys
 
 
