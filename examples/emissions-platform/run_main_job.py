@@ -73,7 +73,7 @@ def run(workdir: Path) -> None:
     print(f"      {summary.strip()}")
 
     step(4, "verify the audit chain")
-    print("      " + greenlang("audit", "verify", db=db).strip())
+    print("      " + greenlang("audit", "verify", db=db).strip().replace("\n", "\n      "))
 
     step(5, "build the greenlang-core wheel")
     dist = workdir / "dist"
