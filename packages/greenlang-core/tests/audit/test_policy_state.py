@@ -53,7 +53,9 @@ def test_a_flipped_effect_is_caught(store: SQLiteBackend) -> None:
     assert store.verify_audit().ok  # the chain alone cannot see this
     report = verify_policy_state(store)
     assert not report.ok
-    assert report.problem == f"permission {deny.permission_id}: effect is 'allow' but the trail says 'deny'"
+    assert report.problem is not None
+    assert f"permission {deny.permission_id!r}" in report.problem
+    assert "edited outside greenlang" in report.problem
 
 
 def test_a_deleted_assignment_is_caught(store: SQLiteBackend) -> None:
@@ -80,3 +82,52 @@ def test_a_widened_assignment_window_is_caught(store: SQLiteBackend) -> None:
     report = verify_policy_state(store)
     assert report.problem is not None
     assert report.problem.startswith(f"assignment {assignment.assignment_id}: expires_at is None but the trail says")
+
+
+def test_a_value_change_that_keeps_the_row_canonical_is_named_field_by_field(store: SQLiteBackend) -> None:
+    role = store.get_role_by_name("auditor")
+    assert role is not None
+    raw(store, "UPDATE roles SET description = 'Read-write' WHERE role_id = ?", role.role_id)
+    report = verify_policy_state(store)
+    assert report.problem == f"role {role.role_id}: description is 'Read-write' but the trail says {role.description!r}"
+
+
+@pytest.mark.parametrize(
+    ("sql", "column"),
+    [
+        ("UPDATE policies SET enabled = 5", "enabled"),
+        ("UPDATE policies SET created_at = replace(created_at, 'T', ' ')", "created_at"),
+        (
+            "UPDATE role_assignments SET expires_at = '2027-01-01T00:00:00.000000+01:00' WHERE subject = 'erin'",
+            "expires_at",
+        ),
+        (
+            "UPDATE roles SET parent_roles = replace(parent_roles, '\"', ' \"') WHERE role_name = 'analyst'",
+            "parent_roles",
+        ),
+        (
+            "UPDATE roles SET permissions = replace(permissions, 'perm_', 'perm\\u005f') WHERE role_name = 'auditor'",
+            "permissions",
+        ),
+        ("UPDATE permissions SET provenance_hash = '00'", "provenance_hash"),
+        ("UPDATE policies SET metadata = '{ }'", "metadata"),
+    ],
+)
+def test_edits_that_read_back_as_equal_values_are_caught(store: SQLiteBackend, sql: str, column: str) -> None:
+    raw(store, sql)
+    report = verify_policy_state(store)
+    assert not report.ok
+    assert report.problem is not None
+    assert f"column {column} in a form greenlang never writes" in report.problem
+
+
+def test_an_edited_revision_counter_is_caught(store: SQLiteBackend) -> None:
+    raw(store, "UPDATE meta SET value = value + 5 WHERE key = 'revision'")
+    report = verify_policy_state(store)
+    assert report.problem == "the store's revision is 34 but the trail holds 29 policy writes"
+
+
+def test_a_missing_revision_counter_is_reported_not_crashed(store: SQLiteBackend) -> None:
+    raw(store, "DELETE FROM meta WHERE key = 'revision'")
+    report = verify_policy_state(store)
+    assert report.problem == "the store's revision counter is missing or not an integer; the meta table was edited"

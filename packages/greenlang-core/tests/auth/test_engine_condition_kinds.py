@@ -25,6 +25,10 @@ from greenlang.errors import InputError
         ("org", "not_in", ["a"], {"org": "b"}, True),
         ("org", "not_in", ["a"], {"org": ["a"]}, None),
         ("n", "in", [1, 2], {"n": 2.0}, True),
+        ("x", "not_in", [], {"x": {}}, None),
+        ("x", "not_in", [], {"x": []}, None),
+        ("x", "not_in", [], {"x": "a"}, True),
+        ("x", "in", [], {"x": "a"}, False),
     ],
 )
 def test_membership_is_three_valued(
@@ -39,3 +43,9 @@ def test_non_finite_numbers_are_refused_anywhere_in_the_context(bad: float) -> N
         expand_context({"risk": bad})
     with pytest.raises(InputError, match="'report.scores'"):
         expand_context({"report": {"scores": [1.0, bad]}})
+
+
+def test_integers_past_exact_json_are_refused() -> None:
+    with pytest.raises(InputError, match="too large for exact JSON"):
+        expand_context({"n": 2**53})
+    assert expand_context({"n": 2**53 - 1, "flag": True}) == {"n": 2**53 - 1, "flag": True}

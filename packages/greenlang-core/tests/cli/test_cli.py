@@ -351,8 +351,9 @@ def test_audit_verify_catches_a_direct_edit_of_the_policy_tables(applied: Run) -
         connection.execute("UPDATE permissions SET effect = 'allow' WHERE effect = 'deny'")
     code, _, err = applied("audit", "verify")
     assert code == 1
-    assert "policy state differs from the audit trail: permission perm_" in err
-    assert "effect is 'allow' but the trail says 'deny'" in err
+    assert err.startswith("error: policy state differs from the audit trail: stored permission 'perm_")
+    assert "edited outside greenlang" in err
+    assert err.count("\n") == 1
 
 
 def test_audit_verify_compares_the_store_head_with_a_trusted_head(applied: Run, tmp_path: Path) -> None:
@@ -382,3 +383,58 @@ def test_bad_context_values_are_input_errors(applied: Run, ctx: tuple[str, ...],
     assert code == 2
     assert fragment in err
     assert out == ""
+
+
+@pytest.mark.parametrize(
+    ("pair", "fragment"),
+    [
+        ('x={"a":1,"a":2}', "--ctx x: "),
+        ("big=9007199254740993", "too large for exact JSON"),
+    ],
+)
+def test_context_json_is_strict(applied: Run, pair: str, fragment: str) -> None:
+    code, out, err = applied("check", "frank", "read", "audit:acme", "--ctx", pair, "--no-audit")
+    assert code == 2
+    assert fragment in err
+    assert out == ""
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"subject":"bob","subject":"frank","action":"delete","resource":"audit:acme"}',
+        '{"subject":"frank","action":"read","resource":"audit:acme","context":{"org":"acme","org":"globex"}}',
+        '{"subject":"frank","action":"read","resource":"audit:acme","context":{"risk":NaN}}',
+    ],
+)
+def test_batch_lines_are_strict_json(applied: Run, tmp_path: Path, line: str) -> None:
+    path = tmp_path / "batch.jsonl"
+    path.write_text(line + "\n")
+    code, out, err = applied("check", "--batch", str(path))
+    assert code == 2
+    assert err.startswith(f"error: {path} line 1: ")
+    assert out == ""
+
+
+@pytest.mark.parametrize("hint", ['"algorithm": 123', '"algorithm": ["x"]', None])
+def test_a_broken_bundle_hint_never_blocks_a_genuine_signature(run: Run, tmp_path: Path, hint: str | None) -> None:
+    key = tmp_path / "k.pem"
+    run("keys", "create", "--type", "rsa-pss-2048", "--out", str(key))
+    artifact = tmp_path / "a.txt"
+    artifact.write_text("scope 2: 40 tCO2e\n")
+    run("sign", str(artifact), "--key", key.as_uri())
+    bundle = tmp_path / "a.txt.bundle.json"
+    data = json.loads(bundle.read_text())
+    del data["algorithm"]
+    text = json.dumps(data)
+    if hint is not None:
+        text = text[:-1] + ", " + hint + "}"
+    bundle.write_text(text)
+    envelope = str(tmp_path / "a.txt.dsse.json")
+    code, out, err = run("verify", str(artifact), "--signature", envelope, "--key", str(tmp_path / "k.pub.pem"))
+    assert code == 0
+    assert out.startswith("verified: a.txt")
+    assert err.startswith("warning: ignoring bundle")
+    run("keys", "create", "--type", "rsa-pss-2048", "--out", str(tmp_path / "other.pem"))
+    code, _, _ = run("verify", str(artifact), "--signature", envelope, "--key", str(tmp_path / "other.pub.pem"))
+    assert code == 1

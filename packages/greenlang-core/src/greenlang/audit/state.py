@@ -16,8 +16,9 @@ from typing import Any
 
 from greenlang.audit.events import AuditEvent
 from greenlang.auth.backends.base import AuthBackend, PolicyState
+from greenlang.errors import StoreError
 
-__all__ = ["StateReport", "replay", "verify_policy_state", "compare_state"]
+__all__ = ["Replayed", "StateReport", "replay", "verify_policy_state", "compare_state"]
 
 KINDS = {
     "permission": ("permission_id", "permissions"),
@@ -42,13 +43,23 @@ class StateReport:
         return f"policy state differs from the audit trail: {self.problem}"
 
 
-def replay(events: Iterable[AuditEvent]) -> State:
-    """The policy records the trail says exist, by kind and id, as JSON dicts."""
+@dataclass
+class Replayed:
+    """The records the trail says exist, and how many policy writes it holds (the expected revision)."""
+
+    records: State
+    writes: int
+
+
+def replay(events: Iterable[AuditEvent]) -> Replayed:
+    """Apply every policy write in the trail, in order, to an empty state."""
     state: State = {kind: {} for kind in KINDS}
+    writes = 0
     for event in events:
         kind, _, verb = event.event_type.partition(".")
         if kind not in KINDS or verb not in VERBS or event.resource is None:
             continue
+        writes += 1
         details = event.details
         if verb != "deleted":
             state[kind][event.resource] = dict(details["after"])
@@ -63,11 +74,16 @@ def replay(events: Iterable[AuditEvent]) -> State:
                     role["updated_at"] = when
         for assignment in details.get("deleted_assignments", []):
             state["assignment"].pop(assignment["assignment_id"], None)
-    return state
+    return Replayed(state, writes)
 
 
-def compare_state(expected: State, stored: PolicyState) -> StateReport:
+def compare_state(replayed: Replayed, stored: PolicyState) -> StateReport:
     """Name the first record whose stored form differs from the replayed one."""
+    if stored.revision != replayed.writes:
+        return StateReport(
+            False, 0, f"the store's revision is {stored.revision} but the trail holds {replayed.writes} policy writes"
+        )
+    expected = replayed.records
     checked = 0
     for kind, (key, attribute) in KINDS.items():
         rows: Mapping[str, dict[str, Any]] = {
@@ -97,5 +113,8 @@ def _first_difference(stored: dict[str, Any], expected: dict[str, Any]) -> str |
 
 def verify_policy_state(backend: AuthBackend) -> StateReport:
     """Replay the whole trail and compare it with the stored policy state."""
-    with backend.atomic():
-        return compare_state(replay(backend.iter_audit_events()), backend.load_policy_state())
+    try:
+        with backend.atomic():
+            return compare_state(replay(backend.iter_audit_events()), backend.load_policy_state())
+    except StoreError as exc:  # a row edited into a form that no longer loads is tampering too
+        return StateReport(False, 0, str(exc))

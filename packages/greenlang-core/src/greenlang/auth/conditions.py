@@ -115,10 +115,12 @@ def _member(value: Any, items: list[Any]) -> bool | None:
     ``org not_in ["blocked"]`` must not hold for ``org = true``: a value of
     another kind cannot be compared, and an error never grants.
     """
+    kind = _kind(value)
+    if kind in ("list", "object"):
+        return None
     if not items:
         return False
-    kind = _kind(value)
-    if kind in ("list", "object") or all(_kind(item) != kind for item in items):
+    if all(_kind(item) != kind for item in items):
         return None
     return any(_same(value, item) for item in items)
 

@@ -86,20 +86,29 @@ def _merge_into(target: dict[str, Any], source: Mapping[Any, Any], prefix: str) 
                 f"context gives {path!r} more than once (as a value and as nested attributes); give it once"
             )
         else:
-            _check_finite(value, path)
+            _check_value(value, path)
             node[leaf] = value
 
 
-def _check_finite(value: Any, path: str) -> None:
-    """NaN compares false with everything, so it would silently switch conditions off."""
+_EXACT_INT = 2**53 - 1
+
+
+def _check_value(value: Any, path: str) -> None:
+    """Numbers must mean the same to every JSON reader, and to the audit trail that records them.
+
+    NaN compares false with everything, so it would quietly switch conditions
+    off; integers past 2**53 lose precision in most JSON readers.
+    """
     if isinstance(value, float) and not math.isfinite(value):
         raise InputError(f"context value {path!r} is {value}; give a finite number")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _EXACT_INT:
+        raise InputError(f"context value {path!r} is too large for exact JSON (over 2**53 - 1); give it as a string")
     if isinstance(value, list | tuple):
         for item in value:
-            _check_finite(item, path)
+            _check_value(item, path)
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            _check_finite(item, f"{path}.{key}")
+            _check_value(item, f"{path}.{key}")
 
 
 def _check_request(subject: Any, action: Any, resource: Any) -> None:

@@ -15,6 +15,7 @@ from greenlang.audit.events import AuditEvent
 from greenlang.audit.state import verify_policy_state
 from greenlang.cli.app import App, cli, pass_app
 from greenlang.errors import InputError, VerificationError
+from greenlang.jsonvalue import loads_strict
 from greenlang.validation import parse
 
 
@@ -30,9 +31,11 @@ def _read_export(path: Path) -> Iterator[AuditEvent]:
                 if not line.strip():
                     continue
                 try:
-                    data = json.loads(line)
+                    data = loads_strict(line)
                 except json.JSONDecodeError as exc:
                     raise InputError(f"{path} line {number} is not JSON ({exc.msg})") from None
+                except ValueError as exc:
+                    raise InputError(f"{path} line {number}: {exc}") from None
                 yield parse(AuditEvent, data, what=f"{path} line {number}")
     except OSError as exc:
         raise InputError(f"cannot read export {str(path)!r}: {exc.strerror}") from None

@@ -17,16 +17,19 @@ from greenlang.auth.decision import Decision
 from greenlang.auth.engine import Authorizer
 from greenlang.cli.app import App, cli, pass_app
 from greenlang.errors import InputError
+from greenlang.jsonvalue import loads_strict
 
 __all__ = ["parse_context", "BatchRequest", "read_batch"]
 
 
-def _value(text: str) -> Any:
+def _value(name: str, text: str) -> Any:
     """JSON if it parses (``true``, ``3``, ``"x"``, ``[1,2]``), else the text itself."""
     try:
-        return json.loads(text)
+        return loads_strict(text)
     except json.JSONDecodeError:
         return text
+    except ValueError as exc:
+        raise InputError(f"--ctx {name}: {exc}") from None
 
 
 def parse_context(pairs: Sequence[str]) -> dict[str, Any]:
@@ -39,7 +42,7 @@ def parse_context(pairs: Sequence[str]) -> dict[str, Any]:
         name = key.strip()
         if name in context:
             raise InputError(f"--ctx {name} is given twice; give each attribute once")
-        context[name] = _value(raw)
+        context[name] = _value(name, raw)
     return context
 
 
@@ -66,9 +69,11 @@ def read_batch(stream: TextIO, source: str) -> list[BatchRequest]:
             continue
         where = f"{source} line {number}"
         try:
-            item = json.loads(text)
+            item = loads_strict(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"{where} is not JSON ({exc.msg})") from None
+        except ValueError as exc:
+            raise InputError(f"{where}: {exc}") from None
         if not isinstance(item, dict):
             raise InputError(f"{where} must be a JSON object with subject, action and resource")
         unknown = sorted(set(item) - _FIELDS)

@@ -35,6 +35,15 @@ def sign(file: Path, key_uri: str, out_dir: Path | None) -> None:
     click.echo(f"bundle:   {bundle}")
 
 
+def _algorithm_hint(path: Path) -> str | None:
+    """The bundle's algorithm, or ``None`` if unreadable: an unsigned hint is never a reason to fail."""
+    try:
+        return Bundle.from_file(path).algorithm
+    except (InputError, OSError, ValueError) as exc:
+        click.echo(f"warning: ignoring bundle {path} ({exc}); verifying with the key's own algorithm", err=True)
+        return None
+
+
 @cli.command("verify")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -64,6 +73,6 @@ def verify(file: Path, envelope: Path, public_key: Path, bundle_file: Path | Non
         raise InputError(f"{file} is not a file; pass the artifact that was signed")
     trusted = load_public_keys(public_key)
     bundle_path = bundle_file or bundle_path_for(file)
-    algorithm = Bundle.from_file(bundle_path).algorithm if bundle_path.is_file() else None
+    algorithm = _algorithm_hint(bundle_path) if bundle_path.is_file() else None
     verified = verify_artifact(file, envelope, trusted, algorithm=algorithm)
     click.echo(f"verified: {file.name} sha256:{verified.sha256} signed by key {verified.envelope.key_id}")

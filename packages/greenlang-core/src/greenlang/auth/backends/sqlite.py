@@ -8,6 +8,7 @@ to it. See ``docs/storage.md``.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from greenlang.auth.permissions import Permission, PermissionEffect
 from greenlang.auth.policies import Policy
 from greenlang.auth.roles import Role, RoleAssignment
 from greenlang.config import Settings
-from greenlang.errors import InputError
+from greenlang.errors import InputError, StoreError
 from greenlang.timeutil import Clock, isoformat, utcnow
 
 __all__ = ["SQLiteBackend", "AsyncSQLiteBackend", "StoredPolicyState"]
@@ -41,6 +42,14 @@ class StoredPolicyState:
     roles: Sequence[Role]
     policies: Sequence[Policy]
     assignments: Sequence[RoleAssignment]
+
+
+def stored_revision(conn: sqlite3.Connection) -> int:
+    """The policy revision counter; a missing or mangled counter is damage, reported as such."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
+    if row is None or type(row[0]) is not int:
+        raise StoreError("the store's revision counter is missing or not an integer; the meta table was edited")
+    return row[0]
 
 
 class SQLiteBackend(SQLiteRecords):
@@ -283,7 +292,7 @@ class SQLiteBackend(SQLiteRecords):
     @operation
     def revision(self) -> int:
         with self._query() as conn:
-            return int(conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
+            return stored_revision(conn)
 
     @operation
     def load_policy_state(self) -> StoredPolicyState:
@@ -297,7 +306,7 @@ class SQLiteBackend(SQLiteRecords):
         with self._lock:
             enclosed = self._depth > 0
             with self._read() as conn:
-                revision = int(conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
+                revision = stored_revision(conn)
                 cached = self._state_cache
                 if not enclosed and cached is not None and cached.revision == revision:
                     self._cache_hits += 1
@@ -325,7 +334,7 @@ class SQLiteBackend(SQLiteRecords):
                 (now, now),
             ).fetchone()[0]
             assignments = ASSIGNMENTS.count(conn)
-            revision = int(conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
+            revision = stored_revision(conn)
         with self._lock:
             operations, errors = self._operations, self._errors
             hits, misses = self._cache_hits, self._cache_misses

@@ -63,8 +63,14 @@ class Table(Generic[M]):
             data[column] = int(data[column])
         return data
 
-    def decode(self, row: sqlite3.Row | Mapping[str, Any]) -> M:
-        """The record a row holds; a row that no longer validates is reported as damaged."""
+    def decode(self, row: sqlite3.Row | Mapping[str, Any], *, exact: bool = True) -> M:
+        """The record a row holds; a row that no longer validates is reported as damaged.
+
+        With ``exact`` (the default) the row must also be stored exactly as
+        ``encode`` writes it. An edit made outside greenlang that reads back as
+        an equal value (a respelled timestamp, reordered JSON, ``enabled = 5``,
+        an escaped id) is refused rather than served to the engine.
+        """
         data = dict(row)
         for column in self.json_columns:
             try:
@@ -77,12 +83,20 @@ class Table(Generic[M]):
         for column in self.bool_columns:
             data[column] = bool(data[column])
         try:
-            return self.model.model_validate(data)
+            record = self.model.model_validate(data)
         except ValidationError as exc:
             raise StoreError(
                 f"stored {self.what} {data.get(self.key)!r} is not valid ({describe(exc, self.what)}); "
                 "repair or delete the row"
             ) from None
+        if exact:
+            changed = self.differing_column(row, record)
+            if changed is not None:
+                raise StoreError(
+                    f"stored {self.what} {data.get(self.key)!r} has column {changed} in a form greenlang never "
+                    "writes; it was edited outside greenlang, so repair or delete the row"
+                )
+        return record
 
     def differing_column(self, row: sqlite3.Row | Mapping[str, Any], record: M) -> str | None:
         """The first column whose stored value is not exactly what ``encode(record)`` writes, if any.

@@ -58,7 +58,7 @@ def read(conn: sqlite3.Connection, after_sequence: int, limit: int | None) -> li
         f"{AUDIT_LOGS.select()} WHERE sequence > ? ORDER BY sequence LIMIT ?",
         (after_sequence, -1 if limit is None else limit),
     )
-    return [AUDIT_LOGS.decode(row) for row in rows]
+    return [AUDIT_LOGS.decode(row, exact=False) for row in rows]
 
 
 class _DamagedRow(Exception):
@@ -78,7 +78,7 @@ def _stream(conn: sqlite3.Connection) -> Iterator[AuditEvent]:
     """
     for position, row in enumerate(conn.execute(f"{AUDIT_LOGS.select()} ORDER BY sequence"), start=1):
         try:
-            event = AUDIT_LOGS.decode(row)
+            event = AUDIT_LOGS.decode(row, exact=False)
         except StoreError as exc:
             raise _DamagedRow(position, str(exc)) from None
         column = AUDIT_LOGS.differing_column(row, event)
