@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +26,7 @@ INSTALL = f"pip install {PLUGINS}/greenlang-sample-plugin {PLUGINS}/greenlang-br
 
 
 @pytest.fixture
-def fixture_plugins(require) -> None:  # type: ignore[no-untyped-def]
+def fixture_plugins(require: Callable[[bool, str, str], None]) -> None:
     names = {ep.name for ep in metadata.entry_points(group="greenlang")}
     require(
         {"sample", "broken-import", "broken-register", "broken-command"} <= names,
@@ -179,3 +181,24 @@ def test_a_misspelled_hook_is_reported_not_silently_accepted(fixture_plugins: No
     broken = {item.name: item.error for item in reg.broken}
     assert broken["misspelled"] == "ValueError: implements unknown hook 'register_auth_backendz'; check the name"
     assert "misspelled" not in {info.name for info in reg.plugins()}
+
+
+def test_a_plugin_key_provider_never_receives_the_local_key_passphrase(
+    fixture_plugins: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GREENLANG_KEY_PASSPHRASE", "do-not-share")
+    seen: list[dict[str, object]] = []
+    provider = registry().kms_provider("sample").value
+    real_open = provider.open
+
+    def recording_open(uri: str, **options: object) -> object:
+        seen.append(options)
+        return real_open(uri, **options)
+
+    monkeypatch.setattr(provider, "open", recording_open)
+    key = tmp_path / "k.pem"
+    assert main(["keys", "create", "--out", str(key)]) == 0
+    artifact = tmp_path / "a.txt"
+    artifact.write_text("x")
+    assert main(["sign", str(artifact), "--key", f"sample://{key}"]) == 0
+    assert seen == [{}]

@@ -20,8 +20,7 @@ from greenlang.security.keys import (
     save_private_key,
     save_public_key,
 )
-
-PASSPHRASE_ENV = "GREENLANG_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
+from greenlang.security.local import PASSPHRASE_ENV
 
 
 def public_path_for(private: Path) -> Path:

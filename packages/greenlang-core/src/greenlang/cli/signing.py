@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -26,7 +25,8 @@ from greenlang.security.verify import verify_artifact
 )
 def sign(file: Path, key_uri: str, out_dir: Path | None) -> None:
     """Sign FILE: writes a DSSE envelope and a bundle beside it."""
-    signer = open_signer(key_uri, passphrase=os.environ.get("GREENLANG_KEY_PASSPHRASE"))
+    # No passphrase is passed: the file provider reads GREENLANG_KEY_PASSPHRASE itself, so no other provider sees it.
+    signer = open_signer(key_uri)
     if not file.is_file():
         raise InputError(f"{file} is not a file; pass the artifact to sign")
     envelope, bundle = sign_artifact(file, signer, out_dir=out_dir)
