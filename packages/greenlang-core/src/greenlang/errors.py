@@ -11,6 +11,7 @@ __all__ = [
     "InputError",
     "NotFoundError",
     "ConflictError",
+    "DuplicateError",
     "MissingPluginError",
     "VerificationError",
     "StoreError",
@@ -31,6 +32,10 @@ class NotFoundError(GreenlangError, LookupError):
 
 class ConflictError(InputError):
     """The write would break a uniqueness or graph rule (duplicate name, role cycle)."""
+
+
+class DuplicateError(ConflictError):
+    """A record with the same unique name (``role_name``, ``policy_name``) or id already exists."""
 
 
 class MissingPluginError(GreenlangError, LookupError):

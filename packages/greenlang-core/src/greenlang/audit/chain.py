@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from greenlang.audit.events import AuditEvent
 from greenlang.jsonvalue import canonical_json
 
-__all__ = ["GENESIS_HASH", "ChainHead", "ChainReport", "event_hash", "link", "verify_chain"]
+__all__ = ["GENESIS_HASH", "ChainHead", "ChainReport", "ChainWalk", "event_hash", "link", "verify_chain"]
 
 GENESIS_HASH = "0" * 64
 
@@ -62,43 +62,70 @@ def link(event: AuditEvent, head: ChainHead | None) -> AuditEvent:
     return numbered.model_copy(update={"provenance_hash": event_hash(numbered, previous)})
 
 
+class ChainWalk:
+    """Checks events one at a time, so a store can verify a trail far larger than memory, page by page."""
+
+    def __init__(self) -> None:
+        self.previous = GENESIS_HASH
+        self.expected_sequence = 1
+        self.checked = 0
+
+    def step(self, event: AuditEvent, head: ChainHead | None) -> ChainReport | None:
+        """A failing report if ``event`` breaks the chain here, else ``None``."""
+        if event.sequence != self.expected_sequence:
+            # Everything before ``expected_sequence`` verified, so the break is here even when the
+            # stream repeats or rewinds to an earlier (already verified) sequence number.
+            return ChainReport(
+                False,
+                self.checked,
+                head,
+                self.expected_sequence,
+                f"expected sequence {self.expected_sequence}, found {event.sequence}",
+            )
+        if event.provenance_hash != event_hash(event, self.previous):
+            return ChainReport(
+                False, self.checked, head, self.expected_sequence, "event content or order does not match its hash"
+            )
+        self.previous = event.provenance_hash
+        self.expected_sequence += 1
+        self.checked += 1
+        return None
+
+    def broken(self, head: ChainHead | None, reason: str) -> ChainReport:
+        """The report for an event at the next position that could not even be read."""
+        return ChainReport(False, self.checked, head, self.expected_sequence, reason)
+
+    def finish(self, head: ChainHead | None) -> ChainReport:
+        """The report once every stored event has been stepped through; ``head`` is the stored head."""
+        checked = self.checked
+        last = ChainHead(self.expected_sequence - 1, self.previous) if checked else None
+        if head != last:
+            if head is None:
+                return ChainReport(False, checked, head, 1, "events exist but the store records no chain head")
+            if last is None or head.sequence > last.sequence:
+                missing = (last.sequence + 1) if last else 1
+                return ChainReport(
+                    False,
+                    checked,
+                    head,
+                    missing,
+                    f"chain head is sequence {head.sequence} but the trail ends before it",
+                )
+            if head.sequence < last.sequence:
+                return ChainReport(False, checked, head, head.sequence + 1, "events follow the recorded chain head")
+            return ChainReport(False, checked, head, head.sequence, "last event does not match the recorded chain head")
+        return ChainReport(True, checked, head)
+
+
 def verify_chain(events: Iterable[AuditEvent], head: ChainHead | None) -> ChainReport:
     """Walk ``events`` in stored order and name the first sequence that breaks the chain.
 
     ``head`` is what the store says the last event is; ``None`` means the store
     claims to be empty.
     """
-    previous = GENESIS_HASH
-    expected_sequence = 1
-    checked = 0
+    walk = ChainWalk()
     for event in events:
-        if event.sequence != expected_sequence:
-            # Everything before ``expected_sequence`` verified, so the break is here even when the
-            # stream repeats or rewinds to an earlier (already verified) sequence number.
-            return ChainReport(
-                False,
-                checked,
-                head,
-                expected_sequence,
-                f"expected sequence {expected_sequence}, found {event.sequence}",
-            )
-        if event.provenance_hash != event_hash(event, previous):
-            return ChainReport(
-                False, checked, head, expected_sequence, "event content or order does not match its hash"
-            )
-        previous = event.provenance_hash
-        expected_sequence += 1
-        checked += 1
-    last = ChainHead(expected_sequence - 1, previous) if checked else None
-    if head != last:
-        if head is None:
-            return ChainReport(False, checked, head, 1, "events exist but the store records no chain head")
-        if last is None or head.sequence > last.sequence:
-            missing = (last.sequence + 1) if last else 1
-            return ChainReport(
-                False, checked, head, missing, f"chain head is sequence {head.sequence} but the trail ends before it"
-            )
-        if head.sequence < last.sequence:
-            return ChainReport(False, checked, head, head.sequence + 1, "events follow the recorded chain head")
-        return ChainReport(False, checked, head, head.sequence, "last event does not match the recorded chain head")
-    return ChainReport(True, checked, head)
+        report = walk.step(event, head)
+        if report is not None:
+            return report
+    return walk.finish(head)

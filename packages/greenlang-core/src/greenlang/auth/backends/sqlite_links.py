@@ -13,7 +13,7 @@ import sqlite3
 from greenlang.auth.backends.sqlite_rows import PERMISSIONS, like_json_string
 from greenlang.auth.graph import find_cycle
 from greenlang.auth.roles import Role
-from greenlang.errors import ConflictError, NotFoundError
+from greenlang.errors import ConflictError, DuplicateError, NotFoundError
 
 __all__ = ["check_role", "check_unique_name", "unlink"]
 
@@ -23,7 +23,7 @@ def check_unique_name(
 ) -> None:
     row = conn.execute(f"SELECT {key} FROM {table} WHERE {column} = ?", (name,)).fetchone()  # noqa: S608
     if row is not None and row[0] != own_key:
-        raise ConflictError(
+        raise DuplicateError(
             f"a {what} named {name!r} already exists; choose another {column} or update the existing {what}"
         )
 

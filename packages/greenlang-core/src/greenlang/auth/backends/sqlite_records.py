@@ -15,7 +15,7 @@ from greenlang.auth.backends.sqlite_rows import ASSIGNMENTS, AUDIT_LOGS, PERMISS
 from greenlang.auth.backends.sqlite_store import SQLiteStore
 from greenlang.auth.policies import Policy
 from greenlang.auth.roles import Role, RoleAssignment
-from greenlang.errors import ConflictError, InputError, NotFoundError
+from greenlang.errors import DuplicateError, InputError, NotFoundError
 from greenlang.model import Record
 from greenlang.timeutil import isoformat
 from greenlang.validation import parse
@@ -84,7 +84,7 @@ class SQLiteRecords(SQLiteStore):
     def _create(self, conn: sqlite3.Connection, table: Table[M], record: M, actor: str | None) -> M:
         key = getattr(record, table.key)
         if table.exists(conn, key):
-            raise ConflictError(f"{table.what} {key!r} already exists; use update_{table.kind} to change it")
+            raise DuplicateError(f"{table.what} {key!r} already exists; use update_{table.kind} to change it")
         self._check(conn, record)
         self._insert(conn, table, record)
         self._record(conn, table.kind, "created", key, actor, {"after": record.model_dump(mode="json")})

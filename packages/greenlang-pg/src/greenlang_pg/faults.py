@@ -1,0 +1,87 @@
+"""Driver errors turned into the SDK's, the same way for psycopg and asyncpg (by SQLSTATE).
+
+Messages name the server with its password masked, never the statement's
+parameters, and say what to do next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from greenlang.errors import ConflictError, DuplicateError, GreenlangError, InputError, StoreError
+
+__all__ = ["Fault", "classify", "translate"]
+
+_LOST_PREFIXES = ("08", "57P")
+"""Connection exceptions and operator intervention (``pg_terminate_backend``, shutdown)."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What a driver reported, in driver-neutral terms."""
+
+    sqlstate: str | None
+    constraint: str | None
+    detail: str | None
+    message: str
+    connection_lost: bool
+
+
+def classify(exc: BaseException) -> Fault | None:
+    """Read a psycopg or asyncpg exception; ``None`` for anything that is not a database error."""
+    module = type(exc).__module__
+    if module.startswith("psycopg"):
+        import psycopg
+
+        if not isinstance(exc, psycopg.Error):
+            return None
+        diag = exc.diag
+        sqlstate = exc.sqlstate
+        lost = isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) and (
+            sqlstate is None or sqlstate.startswith(_LOST_PREFIXES)
+        )
+        return Fault(sqlstate, diag.constraint_name, diag.message_detail, _first_line(exc), lost)
+    if module.startswith("asyncpg"):
+        import asyncpg
+
+        sqlstate = getattr(exc, "sqlstate", None)
+        lost = isinstance(exc, asyncpg.ConnectionDoesNotExistError | asyncpg.InterfaceError) or bool(
+            sqlstate and sqlstate.startswith(_LOST_PREFIXES)
+        )
+        return Fault(
+            sqlstate, getattr(exc, "constraint_name", None), getattr(exc, "detail", None), _first_line(exc), lost
+        )
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return Fault(None, None, None, str(exc) or type(exc).__name__, True)
+    return None
+
+
+def translate(fault: Fault, server: str) -> GreenlangError:
+    """The SDK error for ``fault``; nothing was committed whenever this is raised."""
+    if fault.connection_lost:
+        return StoreError(
+            f"lost the connection to {server} ({fault.message}); the transaction was rolled back, so retry it"
+        )
+    state = fault.sqlstate or ""
+    detail = f" ({fault.detail})" if fault.detail else ""
+    if state == "23505":
+        return DuplicateError(
+            f"the store already holds a record with that key{detail}; choose another name or id, "
+            "or update the existing record"
+        )
+    if state.startswith("23"):
+        return ConflictError(f"the store refused the write because it breaks a rule{detail}; nothing was changed")
+    if state.startswith("22"):
+        return InputError(f"the store refused a value ({fault.message}); nothing was changed")
+    if state in ("40001", "40P01"):
+        return StoreError(f"the write collided with another one ({fault.message}); nothing was changed, so retry it")
+    if state == "42P01" or state == "42703":
+        return StoreError(
+            f"the database at {server} lacks greenlang's tables ({fault.message}); run `greenlang db upgrade`"
+        )
+    return StoreError(f"the database at {server} could not complete the operation ({fault.message})")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

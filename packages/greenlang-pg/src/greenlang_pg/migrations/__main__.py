@@ -1,0 +1,3 @@
+from greenlang_pg.migrations import INI
+
+print(INI)

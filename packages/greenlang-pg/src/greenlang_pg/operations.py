@@ -1,0 +1,339 @@
+"""Every store operation, written once as a generator of requests (see ``protocol``).
+
+The rules are those of ``greenlang.auth.backends.base`` and the SQLite store:
+each policy write appends its audit event and moves the revision in the same
+transaction; names are unique; roles name only existing permissions and
+parents, never in a cycle; deletes cascade and say so in the audit details.
+
+Policy writers first lock the revision row, so writers in every process take
+turns and the checks below (unique names, references, cycles) cannot race.
+Audit appenders lock the chain head row, always after the revision row, so
+the two locks never deadlock and the chain stays one line.
+"""
+
+# ruff: noqa: S608
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from greenlang.audit.chain import ChainHead, ChainReport, ChainWalk, link
+from greenlang.audit.events import AuditEvent
+from greenlang.auth.graph import find_cycle
+from greenlang.auth.policies import Policy
+from greenlang.auth.roles import Role, RoleAssignment
+from greenlang.errors import ConflictError, DuplicateError, NotFoundError, StoreError
+from greenlang.model import Record
+from greenlang.timeutil import isoformat
+from greenlang.validation import parse
+from greenlang_pg.protocol import Copy, Op, Rows, Run
+from greenlang_pg.rows import (
+    ASSIGNMENTS,
+    AUDIT_LOGS,
+    PERMISSIONS,
+    POLICIES,
+    ROLES,
+    Table,
+    json_text,
+    naive_utc,
+    parse_json,
+)
+
+__all__ = ["Operations", "Touched", "REVISION_KEY"]
+
+M = TypeVar("M", bound=Record)
+
+_ACTIONS = {"created": "create", "updated": "update", "deleted": "delete"}
+_COPY_AT = 16
+"""Batches at least this long are loaded with COPY; shorter ones with INSERT, which needs no setup."""
+
+_VERIFY_PAGE = 2000
+REVISION_KEY = ("greenlang_meta", "revision")
+"""The revision's place in the read cache; every policy write invalidates it."""
+
+Touched = set[tuple[str, str]]
+"""(table, key) pairs a transaction changed, so caches here and in other processes drop them."""
+
+
+class Operations:
+    """The logic of each operation; ``clock`` stamps audit events and ``updated_at``."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.clock = clock
+
+    # building blocks ----------------------------------------------------------
+    def lock_writers(self) -> Op[None]:
+        """Take the one lock every writer takes first, so writers in all processes go one at a time."""
+        rows = yield Rows("SELECT 1 FROM audit_chain_head WHERE id = 1 FOR UPDATE")
+        if not rows:
+            raise StoreError("the audit chain head row is missing; run `greenlang db upgrade` to repair the schema")
+
+    def revision(self) -> Op[int]:
+        rows = yield Rows("SELECT value FROM greenlang_meta WHERE key = 'revision'")
+        if not rows:
+            raise StoreError("the store's revision counter is missing; run `greenlang db upgrade` to repair the schema")
+        return int(rows[0][0])
+
+    def get(self, table: Table[M], key: str) -> Op[M | None]:
+        rows = yield Rows(f"{table.select()} WHERE {table.key} = $1", (key,))
+        return table.decode(rows[0]) if rows else None
+
+    def exists(self, table: Table[M], key: str) -> Op[bool]:
+        rows = yield Rows(f"SELECT 1 FROM {table.name} WHERE {table.key} = $1", (key,))
+        return bool(rows)
+
+    def find(
+        self, table: Table[M], where: Mapping[str, Any] | None = None, limit: int | None = None, offset: int = 0
+    ) -> Op[list[M]]:
+        """Rows whose columns equal ``where``'s values, in insertion order."""
+        where = where or {}
+        clauses = [f"{column} = ${index}" for index, column in enumerate(where, start=1)]
+        sql = table.select()
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += f" ORDER BY {table.ordered_by} LIMIT ${len(where) + 1} OFFSET ${len(where) + 2}"
+        rows = yield Rows(sql, (*where.values(), limit, offset))
+        return [table.decode(row) for row in rows]
+
+    def count(self, table: Table[M]) -> Op[int]:
+        rows = yield Rows(f"SELECT count(*) FROM {table.name}")
+        return int(rows[0][0])
+
+    # checks -------------------------------------------------------------------------
+    def check_unique_name(self, table: Table[M], column: str, name: str, own_key: str) -> Op[None]:
+        rows = yield Rows(f"SELECT {table.key} FROM {table.name} WHERE {column} = $1", (name,))
+        if rows and rows[0][0] != own_key:
+            raise DuplicateError(
+                f"a {table.what} named {name!r} already exists; choose another {column} or update the existing "
+                f"{table.what}"
+            )
+
+    def check_role(self, role: Role) -> Op[None]:
+        if role.permissions:
+            rows = yield Rows(
+                "SELECT permission_id FROM permissions WHERE permission_id = ANY($1::varchar[])",
+                (list(role.permissions),),
+            )
+            found = {row[0] for row in rows}
+            for permission_id in role.permissions:
+                if permission_id not in found:
+                    raise NotFoundError(
+                        f"role {role.role_name!r} lists permission {permission_id!r}, which does not exist; "
+                        "create it first or remove it from the role"
+                    )
+        names: dict[str, str] = {}
+        parents_of: dict[str, list[str]] = {}
+        for role_id, role_name, parents in (yield Rows("SELECT role_id, role_name, parent_roles::text FROM roles")):
+            names[role_id] = role_name
+            parents_of[role_id] = _id_list(parents)
+        for parent in role.parent_roles:
+            if parent not in names or parent == role.role_id:
+                raise NotFoundError(
+                    f"role {role.role_name!r} names parent role {parent!r}, which does not exist; "
+                    "create the parent first"
+                )
+        names[role.role_id] = role.role_name
+        parents_of[role.role_id] = list(role.parent_roles)
+        cycle = find_cycle(parents_of, role.role_id)
+        if cycle:
+            path = " -> ".join(repr(names.get(role_id, role_id)) for role_id in cycle)
+            raise ConflictError(
+                f"role {role.role_name!r} would inherit from itself through {path}; remove one of these parent links"
+            )
+
+    def check(self, record: Record) -> Op[None]:
+        if isinstance(record, Role):
+            yield from self.check_unique_name(ROLES, "role_name", record.role_name, record.role_id)
+            yield from self.check_role(record)
+        elif isinstance(record, Policy):
+            yield from self.check_unique_name(POLICIES, "policy_name", record.policy_name, record.policy_id)
+        elif isinstance(record, RoleAssignment) and not (yield from self.exists(ROLES, record.role_id)):
+            raise NotFoundError(
+                f"role assignment names role {record.role_id!r}, which does not exist; create the role first"
+            )
+
+    # audit trail --------------------------------------------------------------------
+    def head(self, *, lock: bool = False) -> Op[ChainHead | None]:
+        rows = yield Rows(f"SELECT sequence, hash FROM audit_chain_head WHERE id = 1{' FOR UPDATE' if lock else ''}")
+        if not rows:
+            raise StoreError("the audit chain head row is missing; run `greenlang db upgrade` to repair the schema")
+        sequence, digest = int(rows[0][0]), str(rows[0][1])
+        return None if sequence == 0 else ChainHead(sequence, digest)
+
+    def append(self, events: Sequence[AuditEvent]) -> Op[list[AuditEvent]]:
+        """Link ``events`` after the stored head and store them; the head is locked, read and moved once."""
+        seen: set[str] = set()
+        for event in events:
+            if event.log_id in seen:
+                raise ConflictError(
+                    f"audit event log_id {event.log_id!r} appears twice in one batch; leave log_id unset for new ones"
+                )
+            seen.add(event.log_id)
+        current = yield from self.head(lock=True)
+        taken = yield Rows("SELECT log_id FROM audit_logs WHERE log_id = ANY($1::varchar[])", (list(seen),))
+        if taken:
+            raise ConflictError(
+                f"audit event log_id {taken[0][0]!r} is already in the trail; leave log_id unset for a new one"
+            )
+        linked: list[AuditEvent] = []
+        for event in events:
+            event = link(event, current)
+            current = ChainHead(event.sequence or 0, event.provenance_hash or "")
+            linked.append(event)
+        yield from self.insert(AUDIT_LOGS, linked)
+        if current is not None:
+            yield Run(
+                "UPDATE audit_chain_head SET sequence = $1, hash = $2 WHERE id = 1", (current.sequence, current.hash)
+            )
+        return linked
+
+    def verify(self) -> Op[ChainReport]:
+        """Walk the whole trail against the stored head, a page at a time; run it in one snapshot."""
+        head = yield from self.head()
+        walk = ChainWalk()
+        after = 0
+        while True:
+            rows = yield Rows(
+                f"{AUDIT_LOGS.select()} WHERE sequence > $1 ORDER BY sequence LIMIT $2", (after, _VERIFY_PAGE)
+            )
+            for row in rows:
+                try:
+                    event = AUDIT_LOGS.decode(row)
+                except StoreError as exc:
+                    return walk.broken(head, str(exc))
+                report = walk.step(event, head)
+                if report is not None:
+                    return report
+            if len(rows) < _VERIFY_PAGE:
+                return walk.finish(head)
+            after = int(rows[-1][AUDIT_LOGS.columns.index("sequence")])
+
+    def read_events(self, after_sequence: int, limit: int | None) -> Op[list[AuditEvent]]:
+        rows = yield Rows(
+            f"{AUDIT_LOGS.select()} WHERE sequence > $1 ORDER BY sequence LIMIT $2", (after_sequence, limit)
+        )
+        return [AUDIT_LOGS.decode(row) for row in rows]
+
+    def insert(self, table: Table[M], records: Sequence[M]) -> Op[None]:
+        if len(records) >= _COPY_AT:
+            yield Copy(table.name, table.columns, [table.encode(record) for record in records])
+            return
+        sql = table.insert_sql()
+        for record in records:
+            yield Run(sql, table.encode(record))
+
+    def policy_events(
+        self, kind: str, verb: str, changes: Iterable[tuple[str, dict[str, Any]]], actor: str | None, touched: Touched
+    ) -> Op[None]:
+        """Append one audit event per changed record and move the revision by as many, in this transaction."""
+        timestamp = self.clock()
+        events = [
+            parse(
+                AuditEvent,
+                {
+                    "timestamp": timestamp,
+                    "event_type": f"{kind}.{verb}",
+                    "user_id": actor,
+                    "resource": key,
+                    "action": _ACTIONS[verb],
+                    "result": "success",
+                    "details": details,
+                },
+                "audit event",
+            )
+            for key, details in changes
+        ]
+        yield from self.append(events)
+        touched.add(REVISION_KEY)
+        yield Run("UPDATE greenlang_meta SET value = value + $1 WHERE key = 'revision'", (len(events),))
+
+    # record writes ----------------------------------------------------------------
+    def create(self, table: Table[M], record: M, actor: str | None, touched: Touched) -> Op[M]:
+        key = getattr(record, table.key)
+        if (yield from self.exists(table, key)):
+            raise DuplicateError(f"{table.what} {key!r} already exists; use update_{table.kind} to change it")
+        yield from self.check(record)
+        yield from self.insert(table, [record])
+        touched.add((table.name, key))
+        yield from self.policy_events(
+            table.kind, "created", [(key, {"after": record.model_dump(mode="json")})], actor, touched
+        )
+        return record
+
+    def create_many(self, table: Table[M], records: Sequence[M], actor: str | None, touched: Touched) -> Op[list[M]]:
+        """Records without cross-references (permissions) load in one COPY; the rest one by one, in order."""
+        if table is not PERMISSIONS:
+            created = []
+            for record in records:
+                created.append((yield from self.create(table, record, actor, touched)))
+            return created
+        keys = [getattr(record, table.key) for record in records]
+        if len(set(keys)) != len(keys):
+            duplicate = next(key for key in keys if keys.count(key) > 1)
+            raise DuplicateError(f"{table.what} {duplicate!r} appears twice in one batch; give each its own id")
+        taken = yield Rows(f"SELECT {table.key} FROM {table.name} WHERE {table.key} = ANY($1::varchar[])", (keys,))
+        if taken:
+            raise DuplicateError(f"{table.what} {taken[0][0]!r} already exists; use update_{table.kind} to change it")
+        yield from self.insert(table, records)
+        touched.update((table.name, key) for key in keys)
+        changes = [(key, {"after": record.model_dump(mode="json")}) for key, record in zip(keys, records, strict=True)]
+        yield from self.policy_events(table.kind, "created", changes, actor, touched)
+        return list(records)
+
+    def update(self, table: Table[M], record: M, actor: str | None, touched: Touched) -> Op[M]:
+        key = getattr(record, table.key)
+        old = yield from self.get(table, key)
+        if old is None:
+            raise NotFoundError(f"{table.what} {key!r} does not exist; create it first")
+        changes: dict[str, Any] = old.model_dump(include={"created_at", "created_by"})
+        if "updated_at" in table.model.model_fields:
+            changes["updated_at"] = self.clock()
+        new = record.replace(**changes)
+        yield from self.check(new)
+        yield Run(table.update_sql(), table.encode(new))
+        touched.add((table.name, key))
+        details = {"before": old.model_dump(mode="json"), "after": new.model_dump(mode="json")}
+        yield from self.policy_events(table.kind, "updated", [(key, details)], actor, touched)
+        return new
+
+    def delete(self, table: Table[M], key: str, actor: str | None, touched: Touched) -> Op[bool]:
+        old = yield from self.get(table, key)
+        if old is None:
+            return False
+        details: dict[str, Any] = {"before": old.model_dump(mode="json")}
+        now = self.clock()
+        if table is PERMISSIONS or table is ROLES:
+            details["cascaded_at"] = isoformat(now)
+        if table is PERMISSIONS:
+            details["removed_from_roles"] = yield from self.unlink("permissions", key, now, touched)
+        elif table is ROLES:
+            details["removed_from_parents_of"] = yield from self.unlink("parent_roles", key, now, touched)
+            held = yield from self.find(ASSIGNMENTS, {"role_id": key})
+            if held:
+                yield Run("DELETE FROM role_assignments WHERE role_id = $1", (key,))
+                touched.update((ASSIGNMENTS.name, a.assignment_id) for a in held)
+            details["deleted_assignments"] = [a.model_dump(mode="json") for a in held]
+        yield Run(f"DELETE FROM {table.name} WHERE {table.key} = $1", (key,))
+        touched.add((table.name, key))
+        yield from self.policy_events(table.kind, "deleted", [(key, details)], actor, touched)
+        return True
+
+    def unlink(self, column: str, removed_id: str, when: datetime, touched: Touched) -> Op[list[str]]:
+        """Remove ``removed_id`` from every role's ``column`` list; the ids of the roles changed, in order."""
+        rows = yield Rows(
+            f"WITH changed AS (UPDATE roles SET {column} = {column} - $1::text, updated_at = $2 "
+            f"WHERE {column} @> $3::jsonb RETURNING role_id, insert_order) "
+            "SELECT role_id FROM changed ORDER BY insert_order",
+            (removed_id, naive_utc(when), json_text([removed_id])),
+        )
+        changed = [str(row[0]) for row in rows]
+        touched.update((ROLES.name, role_id) for role_id in changed)
+        return changed
+
+
+def _id_list(text: str | None) -> list[str]:
+    if text is None:
+        return []
+    value = parse_json(text)
+    return [str(item) for item in value] if isinstance(value, list) else []

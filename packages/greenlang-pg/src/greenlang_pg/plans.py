@@ -1,0 +1,247 @@
+"""What each public method does, short of running it: check the arguments, then build the operation.
+
+``PostgreSQLBackend`` runs a ``Plan`` with psycopg and ``AsyncPostgreSQLBackend``
+with asyncpg, so both flavours check the same arguments the same way and run
+the same operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from greenlang.audit.events import AuditEvent
+from greenlang.auth.backends.sqlite_records import check_page, given_filters
+from greenlang.auth.permissions import Permission, PermissionEffect
+from greenlang.auth.policies import Policy
+from greenlang.auth.roles import Role, RoleAssignment
+from greenlang.errors import InputError
+from greenlang.model import Record
+from greenlang.timeutil import isoformat
+from greenlang.validation import parse
+from greenlang_pg.operations import REVISION_KEY, Operations, Touched
+from greenlang_pg.protocol import Op, Rows
+from greenlang_pg.rows import ASSIGNMENTS, AUDIT_LOGS, PERMISSIONS, POLICIES, ROLES, Table, naive_utc
+
+__all__ = ["Plan", "Plans", "StoredPolicyState", "REVISION_KEY"]
+
+M = TypeVar("M", bound=Record)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPolicyState:
+    """Policy state read in one snapshot; ``revision`` is the counter at that moment."""
+
+    revision: int
+    permissions: Sequence[Permission]
+    roles: Sequence[Role]
+    policies: Sequence[Policy]
+    assignments: Sequence[RoleAssignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan(Generic[T]):
+    """``mode``: ``read`` (one statement at a time), ``snapshot`` (one consistent view) or ``write``.
+
+    ``cached`` names a read-cache entry the result may come from and be kept in.
+    """
+
+    mode: Literal["read", "snapshot", "write"]
+    make: Callable[..., Op[T]]
+    cached: tuple[str, str] | None = None
+
+
+class Plans:
+    """Plan builders for every method of the storage contract."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.clock = clock
+        self.ops = Operations(clock)
+        self.state: StoredPolicyState | None = None
+
+    # helpers ------------------------------------------------------------------
+    def incoming(self, table: Table[M], data: M | Mapping[str, Any], what: str | None = None) -> M:
+        if isinstance(data, Mapping):
+            stamp = "timestamp" if table is AUDIT_LOGS else "created_at"
+            if stamp not in data:
+                data = {**data, stamp: self.clock()}
+        elif not isinstance(data, table.model):
+            raise InputError(
+                f"{what or table.what} must be a {table.model.__name__} or a mapping of its fields, "
+                f"not {type(data).__name__}"
+            )
+        return parse(table.model, data, what or table.what)
+
+    def incoming_many(self, table: Table[M], items: Sequence[M | Mapping[str, Any]], noun: str) -> list[M]:
+        if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
+            raise InputError(f"{noun} needs a list of {table.what}s, not {type(items).__name__}")
+        return [self.incoming(table, item, f"{table.what}[{index}]") for index, item in enumerate(items)]
+
+    def _write(self, body: Callable[[Touched], Op[T]]) -> Plan[T]:
+        def make(touched: Touched) -> Op[T]:
+            yield from self.ops.lock_writers()
+            result = yield from body(touched)
+            return result
+
+        return Plan("write", make)
+
+    # records --------------------------------------------------------------------
+    def create(self, table: Table[M], data: M | Mapping[str, Any], actor: str | None) -> Plan[M]:
+        record = self.incoming(table, data)
+        return self._write(lambda touched: self.ops.create(table, record, actor, touched))
+
+    def create_many(self, table: Table[M], items: Sequence[M | Mapping[str, Any]], actor: str | None) -> Plan[list[M]]:
+        records = self.incoming_many(table, items, "bulk create")
+        return self._write(lambda touched: self.ops.create_many(table, records, actor, touched))
+
+    def update(self, table: Table[M], data: M | Mapping[str, Any], actor: str | None) -> Plan[M]:
+        record = self.incoming(table, data)
+        return self._write(lambda touched: self.ops.update(table, record, actor, touched))
+
+    def delete(self, table: Table[M], key: str, actor: str | None) -> Plan[bool]:
+        _key(table, key)
+        return self._write(lambda touched: self.ops.delete(table, key, actor, touched))
+
+    def get(self, table: Table[M], key: str) -> Plan[M | None]:
+        _key(table, key)
+        return Plan("read", lambda: self.ops.get(table, key), (table.name, key))
+
+    def by_name(self, table: Table[M], column: str, name: str) -> Plan[M | None]:
+        if not isinstance(name, str):
+            raise InputError(f"{column} must be a string, got {type(name).__name__}")
+
+        def make() -> Op[M | None]:
+            found = yield from self.ops.find(table, {column: name}, 1, 0)
+            return found[0] if found else None
+
+        return Plan("read", make)
+
+    def find(self, table: Table[M], where: Mapping[str, Any], limit: int | None, offset: int) -> Plan[list[M]]:
+        check_page(limit, offset)
+        return Plan("read", lambda: self.ops.find(table, where, limit, offset))
+
+    def delete_permissions(self, scope: str | None, resource: str | None, actor: str | None) -> Plan[int]:
+        if all(value is None or (isinstance(value, str) and not value.strip()) for value in (scope, resource)):
+            raise InputError("refusing to delete every permission; give scope or resource")
+        where = given_filters(scope=scope, resource=resource)
+
+        def body(touched: Touched) -> Op[int]:
+            doomed = yield from self.ops.find(PERMISSIONS, where)
+            for permission in doomed:
+                yield from self.ops.delete(PERMISSIONS, permission.permission_id, actor, touched)
+            return len(doomed)
+
+        return self._write(body)
+
+    def list_permissions(
+        self,
+        scope: str | None,
+        resource: str | None,
+        action: str | None,
+        effect: PermissionEffect | str | None,
+        limit: int | None,
+        offset: int,
+    ) -> Plan[list[Permission]]:
+        where: dict[str, Any] = given_filters(scope=scope, resource=resource, action=action)
+        if effect is not None:
+            try:
+                where["effect"] = PermissionEffect(effect).value
+            except ValueError:
+                raise InputError(f"filter effect must be 'allow' or 'deny', got {effect!r}") from None
+        return self.find(PERMISSIONS, where, limit, offset)
+
+    def list_policies(self, enabled: bool | None, limit: int | None, offset: int) -> Plan[list[Policy]]:
+        if enabled is not None and not isinstance(enabled, bool):
+            raise InputError(f"filter enabled must be True, False or None, got {enabled!r}")
+        return self.find(POLICIES, {} if enabled is None else {"enabled": enabled}, limit, offset)
+
+    def list_assignments(
+        self, subject: str | None, role_id: str | None, limit: int | None, offset: int
+    ) -> Plan[list[RoleAssignment]]:
+        return self.find(ASSIGNMENTS, given_filters(subject=subject, role_id=role_id), limit, offset)
+
+    # audit ------------------------------------------------------------------------
+    def append(self, data: AuditEvent | Mapping[str, Any]) -> Plan[list[AuditEvent]]:
+        event = self.incoming(AUDIT_LOGS, data)
+        return Plan("write", lambda touched: self._append([event]))
+
+    def append_many(self, items: Sequence[AuditEvent | Mapping[str, Any]]) -> Plan[list[AuditEvent]]:
+        if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
+            raise InputError(f"append_audit_events needs a list of audit events, not {type(items).__name__}")
+        events = [self.incoming(AUDIT_LOGS, item, f"audit event[{index}]") for index, item in enumerate(items)]
+        return Plan("write", lambda touched: self._append(events))
+
+    def _append(self, events: list[AuditEvent]) -> Op[list[AuditEvent]]:
+        if not events:
+            return []
+        yield from self.ops.lock_writers()
+        return (yield from self.ops.append(events))
+
+    def read_events(self, after_sequence: int, limit: int | None) -> Plan[list[AuditEvent]]:
+        check_page(limit, after_sequence, "after_sequence")
+        return Plan("read", lambda: self.ops.read_events(after_sequence, limit))
+
+    def head(self) -> Plan[Any]:
+        return Plan("read", lambda: self.ops.head())
+
+    def verify(self) -> Plan[Any]:
+        return Plan("snapshot", lambda: self.ops.verify())
+
+    # whole store -------------------------------------------------------------------
+    def revision(self) -> Plan[int]:
+        return Plan("read", lambda: self.ops.revision(), REVISION_KEY)
+
+    def load_policy_state(self, reuse: bool) -> Plan[StoredPolicyState]:
+        """One snapshot of everything; with ``reuse``, a state already read at the same revision is returned."""
+
+        def make() -> Op[StoredPolicyState]:
+            revision = yield from self.ops.revision()
+            kept = self.state
+            if reuse and kept is not None and kept.revision == revision:
+                return kept
+            state = StoredPolicyState(
+                revision=revision,
+                permissions=tuple((yield from self.ops.find(PERMISSIONS))),
+                roles=tuple((yield from self.ops.find(ROLES))),
+                policies=tuple((yield from self.ops.find(POLICIES))),
+                assignments=tuple((yield from self.ops.find(ASSIGNMENTS))),
+            )
+            if reuse:
+                self.state = state
+            return state
+
+        return Plan("snapshot", make)
+
+    def statistics(self) -> Plan[dict[str, Any]]:
+        def make() -> Op[dict[str, Any]]:
+            now = naive_utc(self.clock())
+            rows = yield Rows(
+                "SELECT (SELECT count(*) FROM permissions), (SELECT count(*) FROM roles), "
+                "(SELECT count(*) FROM policies), (SELECT count(*) FROM audit_logs), "
+                "(SELECT count(*) FROM role_assignments), "
+                "(SELECT count(*) FROM policies WHERE coalesce(enabled, true) "
+                "AND (valid_from IS NULL OR valid_from <= $1) AND (expires_at IS NULL OR expires_at > $1)), "
+                "(SELECT value FROM greenlang_meta WHERE key = 'revision')",
+                (now,),
+            )
+            permissions, roles, policies, audit, assignments, active, revision = rows[0]
+            return {
+                "permissions_count": int(permissions),
+                "roles_count": int(roles),
+                "policies_count": int(policies),
+                "audit_logs_count": int(audit),
+                "assignments_count": int(assignments),
+                "active_policies": int(active),
+                "revision": int(revision),
+                "evaluated_at": isoformat(self.clock()),
+            }
+
+        return Plan("snapshot", make)
+
+
+def _key(table: Table[Any], key: object) -> None:
+    if not isinstance(key, str):
+        raise InputError(f"{table.key} must be a string, got {type(key).__name__}")

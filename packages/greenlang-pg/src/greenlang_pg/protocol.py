@@ -1,0 +1,63 @@
+"""The requests store logic makes of a database, so one implementation serves psycopg and asyncpg.
+
+Store operations are generators: they ``yield`` a request and receive its
+result, and never touch a driver. ``SyncRunner`` answers them with psycopg and
+``AsyncRunner`` with asyncpg, so the sync and async backends run the very same
+logic and cannot drift apart. SQL uses ``$1``-style parameters; psycopg's
+runner rewrites them once per statement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, TypeAlias, TypeVar
+
+__all__ = ["Rows", "Run", "Copy", "Request", "Op", "psycopg_sql"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Run ``sql``; the result is every row, as a sequence of column values."""
+
+    sql: str
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Run ``sql``; the result is the number of rows it affected."""
+
+    sql: str
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """Bulk-load ``rows`` into ``table`` with ``COPY ... FROM STDIN``; the result is ``None``."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: Sequence[tuple[Any, ...]] = field(repr=False)
+
+
+Request: TypeAlias = Rows | Run | Copy
+Op: TypeAlias = Generator[Request, Any, T]
+
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+@lru_cache(maxsize=512)
+def psycopg_sql(sql: str) -> tuple[str, tuple[int, ...]]:
+    """``sql`` with ``$n`` rewritten to psycopg's ``%s``, and the argument index for each placeholder."""
+    order: list[int] = []
+
+    def placeholder(match: re.Match[str]) -> str:
+        order.append(int(match.group(1)) - 1)
+        return "%s"
+
+    return _PARAMETER.sub(placeholder, sql.replace("%", "%%")), tuple(order)

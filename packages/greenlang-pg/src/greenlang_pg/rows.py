@@ -1,0 +1,189 @@
+"""How each record becomes a PostgreSQL row and back, identically for psycopg and asyncpg.
+
+Timestamps are ``timestamp without time zone`` holding UTC, as the seed's schema
+has them. JSON columns are ``jsonb``: written as JSON text and read back as
+text (``::text``) so both drivers hand over the same thing. jsonb keeps numbers
+as exact decimals and prints ``1e300`` as a 301-digit integer, so an integer
+outside the range the models accept can only have been a float, and is read as one.
+Rows written by other tools with the seed's NULLs read as the model's defaults.
+"""
+
+# ruff: noqa: S608
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+from pydantic import ValidationError
+
+from greenlang.audit.events import AuditEvent
+from greenlang.auth.permissions import Permission
+from greenlang.auth.policies import Policy
+from greenlang.auth.roles import Role, RoleAssignment
+from greenlang.errors import StoreError
+from greenlang.model import Record
+from greenlang.validation import describe
+
+__all__ = ["Table", "PERMISSIONS", "ROLES", "POLICIES", "ASSIGNMENTS", "AUDIT_LOGS", "json_text", "parse_json"]
+
+M = TypeVar("M", bound=Record)
+
+_SAFE_INTEGER = 2**53
+
+
+def _whole_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < _SAFE_INTEGER:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_floats_as_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_floats_as_ints(item) for item in value]
+    return value
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON text; whole floats are written as integers, which hash the same under RFC 8785."""
+    return json.dumps(_whole_floats_as_ints(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _integer(text: str) -> int | float:
+    number = int(text)
+    return number if -_SAFE_INTEGER < number < _SAFE_INTEGER else float(text)
+
+
+def parse_json(text: str) -> Any:
+    return json.loads(text, parse_int=_integer)
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Table(Generic[M]):
+    """One table holding one record type; ``what`` names a record in messages."""
+
+    name: str
+    key: str
+    model: type[M]
+    kind: str
+    what: str
+    json_columns: frozenset[str]
+    null_defaults: dict[str, Any]
+    ordered_by: str = "insert_order"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.model.model_fields)
+
+    @property
+    def select_list(self) -> str:
+        return ", ".join(f"{c}::text" if c in self.json_columns else c for c in self.columns)
+
+    def select(self) -> str:
+        return f"SELECT {self.select_list} FROM {self.name}"
+
+    def encode(self, record: M) -> tuple[Any, ...]:
+        """Driver values in ``columns`` order."""
+        json_values = record.model_dump(mode="json", include=set(self.json_columns)) if self.json_columns else {}
+        values: list[Any] = []
+        for column in self.columns:
+            if column in self.json_columns:
+                values.append(json_text(json_values[column]))
+                continue
+            value = getattr(record, column)
+            if isinstance(value, Enum):
+                value = value.value
+            elif isinstance(value, datetime):
+                value = naive_utc(value)
+            values.append(value)
+        return tuple(values)
+
+    def decode(self, row: Sequence[Any]) -> M:
+        """The record a row holds; a row that no longer validates is reported as damaged."""
+        data = dict(zip(self.columns, row, strict=True))
+        for column, default in self.null_defaults.items():
+            if data[column] is None:
+                data[column] = default
+        for column in self.json_columns:
+            if data[column] is not None:
+                data[column] = parse_json(data[column])
+        try:
+            return self.model.model_validate(data)
+        except ValidationError as exc:
+            raise StoreError(
+                f"stored {self.what} {data.get(self.key)!r} is not valid ({describe(exc, self.what)}); "
+                "repair or delete the row"
+            ) from None
+
+    def placeholders(self, start: int = 1) -> str:
+        marks = []
+        for offset, column in enumerate(self.columns):
+            mark = f"${start + offset}"
+            marks.append(f"{mark}::jsonb" if column in self.json_columns else mark)
+        return ", ".join(marks)
+
+    def insert_sql(self) -> str:
+        return f"INSERT INTO {self.name} ({', '.join(self.columns)}) VALUES ({self.placeholders()})"
+
+    def update_sql(self) -> str:
+        assignments = ", ".join(
+            f"{c} = ${i}::jsonb" if c in self.json_columns else f"{c} = ${i}"
+            for i, c in enumerate(self.columns, start=1)
+            if c != self.key
+        )
+        return f"UPDATE {self.name} SET {assignments} WHERE {self.key} = ${self.columns.index(self.key) + 1}"
+
+
+def _table(
+    name: str,
+    key: str,
+    model: type[M],
+    kind: str,
+    what: str,
+    json_columns: Iterable[str],
+    null_defaults: dict[str, Any] | None = None,
+    ordered_by: str = "insert_order",
+) -> Table[M]:
+    return Table(name, key, model, kind, what, frozenset(json_columns), null_defaults or {}, ordered_by)
+
+
+PERMISSIONS = _table(
+    "permissions",
+    "permission_id",
+    Permission,
+    "permission",
+    "permission",
+    ("conditions", "metadata"),
+    {"conditions": "[]", "metadata": "{}"},
+)
+ROLES = _table(
+    "roles",
+    "role_id",
+    Role,
+    "role",
+    "role",
+    ("permissions", "parent_roles", "metadata"),
+    {"permissions": "[]", "parent_roles": "[]", "metadata": "{}", "is_system_role": False, "priority": 0},
+)
+POLICIES = _table(
+    "policies",
+    "policy_id",
+    Policy,
+    "policy",
+    "policy",
+    ("rules", "conditions", "metadata"),
+    {"conditions": "[]", "metadata": "{}", "priority": 0, "enabled": True},
+)
+ASSIGNMENTS = _table(
+    "role_assignments", "assignment_id", RoleAssignment, "assignment", "role assignment", ("metadata",)
+)
+AUDIT_LOGS = _table(
+    "audit_logs", "log_id", AuditEvent, "audit", "audit event", ("details",), {"details": "{}"}, "sequence"
+)
