@@ -9,6 +9,7 @@ one connection at the same moment, which asyncpg does not allow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -260,10 +261,8 @@ class AsyncListener:
     async def _close_driver(self) -> None:
         driver, self._driver = self._driver, None
         if driver is not None:
-            try:
+            with contextlib.suppress(Exception):
                 await driver.close(timeout=1)
-            except Exception:  # noqa: S110 - closing a dead connection
-                pass
 
     async def close(self) -> None:
         self._closed = True
@@ -271,8 +270,6 @@ class AsyncListener:
         self._cache.set_live(False)
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: S110 - the task is being torn down
-                pass
         await self._close_driver()

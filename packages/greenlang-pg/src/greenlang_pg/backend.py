@@ -23,7 +23,7 @@ from greenlang_pg.cache import MISSING, ReadCache
 from greenlang_pg.config import DatabaseConfig
 from greenlang_pg.engines import sync_engine
 from greenlang_pg.plans import Plan, Plans, StoredPolicyState
-from greenlang_pg.rows import ASSIGNMENTS, AUDIT_LOGS, PERMISSIONS, POLICIES, ROLES
+from greenlang_pg.rows import ASSIGNMENTS, PERMISSIONS, POLICIES, ROLES
 from greenlang_pg.schema import check_schema
 from greenlang_pg.sync_runner import SyncListener, SyncRunner
 

@@ -8,6 +8,7 @@ writes inside it become savepoints, so a failed inner write undoes only itself.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -245,10 +246,8 @@ class SyncListener:
     def _close_driver(self) -> None:
         driver, self._driver = self._driver, None
         if driver is not None:
-            try:
+            with contextlib.suppress(Exception):
                 driver.close()
-            except Exception:  # noqa: S110 - closing a dead connection
-                pass
 
     def close(self) -> None:
         self._stop.set()
