@@ -12,6 +12,7 @@ nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
 CORE = "packages/greenlang-core"
+PG = "packages/greenlang-pg"
 TEST_PLUGINS = [f"{CORE}/tests/plugins/greenlang-sample-plugin", f"{CORE}/tests/plugins/greenlang-broken-plugin"]
 TEST_REQUIREMENTS = ["pytest>=8", "hypothesis>=6.100"]
 PYTHON = "3.11"
@@ -28,8 +29,9 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on greenlang-core."""
-    session.install("-e", CORE, "mypy>=1.11", "types-PyYAML", *TEST_REQUIREMENTS)
+    session.install("-e", CORE, "-e", f"{PG}[test]", "mypy>=1.11", "types-PyYAML", "types-cachetools")
     session.run("mypy", "--strict", f"{CORE}/src")
+    session.run("mypy", "--config-file", f"{PG}/pyproject.toml", f"{PG}/src")
 
 
 @nox.session(name="tests-core", python=PYTHON)
@@ -40,15 +42,23 @@ def tests_core(session: nox.Session) -> None:
     session.run("pytest", f"{CORE}/tests", "tests", *session.posargs)
 
 
+@nox.session(name="tests-pg", python=PYTHON)
+def tests_pg(session: nox.Session) -> None:
+    """greenlang-pg against a real PostgreSQL that the tests start (pgserver), or GREENLANG_TEST_PG_DSN."""
+    session.install("-e", CORE, "-e", f"{PG}[test]", *TEST_REQUIREMENTS)
+    session.run("pytest", f"{PG}/tests", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
+
+
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the documentation site with warnings as errors."""
-    session.install("-e", CORE, "mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26")
+    session.install("-e", CORE, "-e", PG, "mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26")
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
 
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks with ratios against baselines measured in the same run (not in the default run)."""
-    session.install("-e", CORE)
+    session.install("-e", CORE, "-e", f"{PG}[test]")
     session.run("python", "bench/core.py", *session.posargs)
+    session.run("python", "bench/pg.py", *session.posargs)

@@ -34,3 +34,10 @@ def _require(condition: bool, what: str, install: str) -> None:
 def require() -> object:
     """``require(condition, what, install)``: skip outside CI naming the fix, fail inside CI."""
     return _require
+
+
+@pytest.fixture
+def only_builtin_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Load no installed plugin, so "missing backend" messages show whatever else this machine has installed."""
+    monkeypatch.setenv("GREENLANG_PLUGINS", "")
+    reset_registry()

@@ -60,7 +60,8 @@ def _json_agrees(value: Any, depth: int = 0) -> bool:
     if kind is str or value is None or kind is bool:
         return True
     if kind is int:
-        return -_SAFE_INT <= value <= _SAFE_INT
+        number: int = value
+        return -_SAFE_INT <= number <= _SAFE_INT
     if kind is float:
         # Fixed notation with a fraction: Python's repr and ECMAScript's Number::toString agree.
         return 1e-4 <= abs(value) < 1e16 and not value.is_integer()
@@ -99,6 +100,8 @@ def canonical_json(value: Any) -> bytes:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise ValueError(f"value is not canonical JSON ({exc})") from exc
+    except RecursionError:
+        raise ValueError("value is nested too deeply to store; flatten it to a few hundred levels at most") from None
 
 
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")

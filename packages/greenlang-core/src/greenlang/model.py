@@ -19,7 +19,10 @@ def _has_nul(value: Any) -> bool:
     if kind is str:
         return "\x00" in value
     if kind is list or kind is tuple or kind is set or kind is frozenset:
-        return any(_has_nul(item) for item in value)
+        try:
+            return "\x00" in "".join(value)
+        except TypeError:  # not all strings: records, numbers, nested lists
+            return any(_has_nul(item) for item in value)
     return isinstance(value, str) and "\x00" in value
 
 

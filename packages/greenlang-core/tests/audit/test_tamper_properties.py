@@ -23,13 +23,14 @@ from greenlang.timeutil import isoformat
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-json_scalars = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=8)
+no_nul = st.characters(codec="utf-8", exclude_characters="\x00")  # records refuse NUL; tampered rows may hold one
+json_scalars = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(no_nul, max_size=8)
 json_values = st.recursive(
     json_scalars | st.floats(allow_nan=False, allow_infinity=False),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(no_nul, max_size=5), inner, max_size=3),
     max_leaves=6,
 )
-details = st.dictionaries(st.text(max_size=6), json_values, max_size=4)
+details = st.dictionaries(st.text(no_nul, max_size=6), json_values, max_size=4)
 times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 names = st.from_regex(r"[a-z][a-z0-9.]{0,12}", fullmatch=True)
 ipv4 = st.ip_addresses(v=4).map(str)
@@ -37,7 +38,7 @@ ipv4 = st.ip_addresses(v=4).map(str)
 events = st.builds(
     AuditEvent,
     event_type=names,
-    user_id=st.none() | st.text(min_size=1, max_size=10),
+    user_id=st.none() | st.text(no_nul, min_size=1, max_size=10),
     resource=st.none() | names,
     action=st.none() | names,
     result=st.sampled_from(["success", "failure", "error"]),

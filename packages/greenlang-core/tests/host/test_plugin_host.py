@@ -136,7 +136,7 @@ def test_missing_key_scheme_names_the_extra_to_install(scheme: str, extra: str) 
     assert f"pip install 'greenlang-core[{extra}]'" in str(caught.value)
 
 
-def test_missing_backend_names_the_extra_to_install() -> None:
+def test_missing_backend_names_the_extra_to_install(only_builtin_plugins: None) -> None:
     with pytest.raises(MissingPluginError) as caught:
         open_backend("postgresql")
     assert "pip install 'greenlang-core[pg]'" in str(caught.value)
@@ -151,7 +151,9 @@ def test_unknown_backend_without_a_known_extra_lists_what_is_installed() -> None
     assert "pip install 'greenlang-core[" not in message
 
 
-def test_cli_reports_a_missing_backend_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_a_missing_backend_in_one_line(
+    only_builtin_plugins: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["--backend", "postgresql", "init"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1

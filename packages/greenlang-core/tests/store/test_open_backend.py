@@ -41,7 +41,7 @@ def test_open_async_backend_builds_the_async_flavour(tmp_path: Path) -> None:
     assert asyncio.run(count()) == 1
 
 
-def test_unknown_backend_names_the_install_command() -> None:
+def test_unknown_backend_names_the_install_command(only_builtin_plugins: None) -> None:
     with pytest.raises(MissingPluginError, match=r"pip install 'greenlang-core\[pg\]'"):
         open_backend("postgresql")
     with pytest.raises(MissingPluginError, match="nosuch"):

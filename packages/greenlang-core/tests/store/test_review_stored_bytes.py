@@ -166,12 +166,13 @@ def test_duplicate_keys_in_other_stored_json_are_refused_on_read(backend: SQLite
         backend.get_permission(permission.permission_id)
 
 
-_values = st.one_of(st.integers(-1000, 1000), st.text(max_size=5), st.booleans(), st.none())
+_no_nul = st.characters(codec="utf-8", exclude_characters="\x00")  # records refuse NUL
+_values = st.one_of(st.integers(-1000, 1000), st.text(_no_nul, max_size=5), st.booleans(), st.none())
 
 
 @settings(max_examples=40, deadline=None)
 @given(
-    details=st.dictionaries(st.text(min_size=1, max_size=4), _values, min_size=1, max_size=4),
+    details=st.dictionaries(st.text(_no_nul, min_size=1, max_size=4), _values, min_size=1, max_size=4),
     sort_keys=st.booleans(),
     reverse=st.booleans(),
     spaced=st.booleans(),

@@ -29,6 +29,13 @@ from greenlang_pg.protocol import Copy, Op, Request, Rows
 __all__ = ["AsyncRunner", "AsyncListener"]
 
 T = TypeVar("T")
+
+
+def _driver(raw: PoolProxiedConnection) -> Any:
+    """The psycopg or asyncpg connection inside a pooled one (typed ``Any``: the two drivers differ)."""
+    return raw.driver_connection
+
+
 _SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
@@ -66,12 +73,15 @@ async def _drive(driver: Any, op: Op[T]) -> T:
 class AsyncRunner:
     """Runs operations on the event loop; ``server`` (password masked) names the database in messages."""
 
-    def __init__(self, engine: AsyncEngine, server: str, cache: ReadCache) -> None:
+    def __init__(self, engine: AsyncEngine, server: str, cache: ReadCache, *, keep: int = 0) -> None:
+        """``keep``: how many idle connections to hold between operations (0 returns each to the pool)."""
         self.engine = engine
         self.server = server
         self.cache = cache
         self._transaction: ContextVar[_Transaction | None] = ContextVar(f"greenlang_pg_atx_{id(self)}", default=None)
         self._closed = False
+        self._idle: list[PoolProxiedConnection] = []
+        self._keep = keep
 
     def _fail(self, exc: BaseException) -> BaseException:
         fault = classify(exc)
@@ -84,6 +94,8 @@ class AsyncRunner:
     async def _checkout(self) -> PoolProxiedConnection:
         if self._closed:
             raise StoreError(f"the PostgreSQL store at {self.server} is closed; open a new backend to use it")
+        if self._idle:
+            return self._idle.pop()
         try:
             return await self.engine.raw_connection()
         except Exception as exc:
@@ -93,13 +105,32 @@ class AsyncRunner:
                 "check GL_DB_HOST, GL_DB_PORT, the credentials and that the server is running"
             ) from exc
 
-    @staticmethod
-    async def _release(raw: PoolProxiedConnection) -> None:
+    async def _release(self, raw: PoolProxiedConnection) -> None:
+        """Keep a healthy connection for the next operation; SQLAlchemy's asyncio pool costs ~100 µs a round."""
+        if not self._closed and raw.is_valid and len(self._idle) < self._keep:
+            self._idle.append(raw)
+            return
         await greenlet_spawn(raw.close)
 
     @staticmethod
     async def _invalidate(raw: PoolProxiedConnection) -> None:
-        await greenlet_spawn(raw.invalidate)
+        if raw.is_valid:  # not thrown away already by an earlier failure on this connection
+            await greenlet_spawn(raw.invalidate)
+
+    async def _begin(self) -> PoolProxiedConnection:
+        """A connection inside ``BEGIN``; one found dead before anything ran is replaced once."""
+        for attempt in (1, 2):
+            raw = await self._checkout()
+            try:
+                await _driver(raw).execute("BEGIN")
+                return raw
+            except Exception as exc:
+                fault = classify(exc)
+                await self._invalidate(raw)
+                await self._release(raw)
+                if fault is None or not fault.connection_lost or attempt == 2:
+                    raise self._fail(exc) from exc
+        raise AssertionError("unreachable")
 
     @property
     def in_transaction(self) -> bool:
@@ -110,14 +141,14 @@ class AsyncRunner:
         if transaction is not None:
             try:
                 async with transaction.lock:
-                    return await _drive(transaction.raw.driver_connection, make_op())
+                    return await _drive(_driver(transaction.raw), make_op())
             except GreenlangError:
                 raise
             except Exception as exc:
                 raise self._fail(exc) from exc
         for attempt in (1, 2):
             raw = await self._checkout()
-            driver = raw.driver_connection
+            driver = _driver(raw)
             try:
                 if not snapshot:
                     return await _drive(driver, make_op())
@@ -141,7 +172,7 @@ class AsyncRunner:
 
     async def write(self, make_op: Callable[[Touched], Op[T]]) -> T:
         async with self.atomic() as transaction, transaction.lock:
-            return await _drive(transaction.raw.driver_connection, make_op(transaction.touched))
+            return await _drive(_driver(transaction.raw), make_op(transaction.touched))
 
     @asynccontextmanager
     async def atomic(self) -> AsyncIterator[_Transaction]:
@@ -150,12 +181,11 @@ class AsyncRunner:
             async with self._savepoint(transaction):
                 yield transaction
             return
-        raw = await self._checkout()
+        raw = await self._begin()
         transaction = _Transaction(raw)
-        driver = raw.driver_connection
+        driver = _driver(raw)
         token = self._transaction.set(transaction)
         try:
-            await driver.execute("BEGIN")
             yield transaction
             async with transaction.lock:
                 transaction.open = False
@@ -177,7 +207,7 @@ class AsyncRunner:
 
     @asynccontextmanager
     async def _savepoint(self, transaction: _Transaction) -> AsyncIterator[None]:
-        driver = transaction.raw.driver_connection
+        driver = _driver(transaction.raw)
         transaction.depth += 1
         name = f"greenlang_{transaction.depth}"
         try:
@@ -196,13 +226,18 @@ class AsyncRunner:
             transaction.depth -= 1
 
     async def _finish(self, raw: PoolProxiedConnection, statement: str) -> None:
+        if not raw.is_valid:
+            return
         try:
-            await raw.driver_connection.execute(statement)
+            await _driver(raw).execute(statement)
         except Exception:
             await self._invalidate(raw)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self._closed = True
+        idle, self._idle = self._idle, []
+        for raw in idle:
+            await greenlet_spawn(raw.close)
 
 
 class AsyncListener:
@@ -225,7 +260,7 @@ class AsyncListener:
     async def _connect(self) -> bool:
         try:
             raw = await self._engine.raw_connection()
-            driver = raw.driver_connection
+            driver = _driver(raw)
             await greenlet_spawn(raw.detach)
             await driver.add_listener(CHANNEL, self._on_notify)
             driver.add_termination_listener(self._on_terminate)

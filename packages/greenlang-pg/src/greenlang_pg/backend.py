@@ -9,9 +9,9 @@ stores nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from greenlang.audit.chain import ChainHead, ChainReport
 from greenlang.audit.events import AuditEvent
@@ -30,6 +30,7 @@ from greenlang_pg.sync_runner import SyncListener, SyncRunner
 __all__ = ["PostgreSQLBackend"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 _PAGE = 1000
 
 
@@ -86,9 +87,11 @@ class PostgreSQLBackend:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _do(self, plan: Plan[T]) -> T:
+    def _do(self, build: Callable[P, Plan[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Build the plan (checking arguments) and run it, counting the call and whether it failed."""
         failed = True
         try:
+            plan = build(*args, **kwargs)
             runner = self._runner
             if plan.mode == "write":
                 result = runner.write(plan.make)
@@ -115,27 +118,27 @@ class PostgreSQLBackend:
 
     # permissions -------------------------------------------------------------
     def create_permission(self, permission: Permission | Mapping[str, Any], *, actor: str | None = None) -> Permission:
-        return self._do(self._plans.create(PERMISSIONS, permission, actor))
+        return self._do(self._plans.create, PERMISSIONS, permission, actor)
 
     def bulk_create_permissions(
         self, permissions: Sequence[Permission | Mapping[str, Any]], *, actor: str | None = None
     ) -> list[Permission]:
-        return self._do(self._plans.create_many(PERMISSIONS, permissions, actor))
+        return self._do(self._plans.load_permissions, permissions, actor)
 
     def get_permission(self, permission_id: str) -> Permission | None:
-        return self._do(self._plans.get(PERMISSIONS, permission_id))
+        return self._do(self._plans.get, PERMISSIONS, permission_id)
 
     def update_permission(self, permission: Permission | Mapping[str, Any], *, actor: str | None = None) -> Permission:
-        return self._do(self._plans.update(PERMISSIONS, permission, actor))
+        return self._do(self._plans.update, PERMISSIONS, permission, actor)
 
     def delete_permission(self, permission_id: str, *, actor: str | None = None) -> bool:
-        return self._do(self._plans.delete(PERMISSIONS, permission_id, actor))
+        return self._do(self._plans.delete, PERMISSIONS, permission_id, actor)
 
     def delete_permissions(
         self, *, scope: str | None = None, resource: str | None = None, actor: str | None = None
     ) -> int:
         """Delete the permissions matching every given filter exactly; at least one filter is required."""
-        return self._do(self._plans.delete_permissions(scope, resource, actor))
+        return self._do(self._plans.delete_permissions, scope, resource, actor)
 
     def list_permissions(
         self,
@@ -147,96 +150,96 @@ class PostgreSQLBackend:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Permission]:
-        return self._do(self._plans.list_permissions(scope, resource, action, effect, limit, offset))
+        return self._do(self._plans.list_permissions, scope, resource, action, effect, limit, offset)
 
     # roles ---------------------------------------------------------------------
     def create_role(self, role: Role | Mapping[str, Any], *, actor: str | None = None) -> Role:
-        return self._do(self._plans.create(ROLES, role, actor))
+        return self._do(self._plans.create, ROLES, role, actor)
 
     def bulk_create_roles(self, roles: Sequence[Role | Mapping[str, Any]], *, actor: str | None = None) -> list[Role]:
-        return self._do(self._plans.create_many(ROLES, roles, actor))
+        return self._do(self._plans.create_many, ROLES, roles, actor)
 
     def get_role(self, role_id: str) -> Role | None:
-        return self._do(self._plans.get(ROLES, role_id))
+        return self._do(self._plans.get, ROLES, role_id)
 
     def get_role_by_name(self, role_name: str) -> Role | None:
-        return self._do(self._plans.by_name(ROLES, "role_name", role_name))
+        return self._do(self._plans.by_name, ROLES, "role_name", role_name)
 
     def update_role(self, role: Role | Mapping[str, Any], *, actor: str | None = None) -> Role:
-        return self._do(self._plans.update(ROLES, role, actor))
+        return self._do(self._plans.update, ROLES, role, actor)
 
     def delete_role(self, role_id: str, *, actor: str | None = None) -> bool:
-        return self._do(self._plans.delete(ROLES, role_id, actor))
+        return self._do(self._plans.delete, ROLES, role_id, actor)
 
     def list_roles(self, *, limit: int | None = None, offset: int = 0) -> list[Role]:
-        return self._do(self._plans.find(ROLES, {}, limit, offset))
+        return self._do(self._plans.find, ROLES, {}, limit, offset)
 
     # policies ------------------------------------------------------------------
     def create_policy(self, policy: Policy | Mapping[str, Any], *, actor: str | None = None) -> Policy:
-        return self._do(self._plans.create(POLICIES, policy, actor))
+        return self._do(self._plans.create, POLICIES, policy, actor)
 
     def bulk_create_policies(
         self, policies: Sequence[Policy | Mapping[str, Any]], *, actor: str | None = None
     ) -> list[Policy]:
-        return self._do(self._plans.create_many(POLICIES, policies, actor))
+        return self._do(self._plans.create_many, POLICIES, policies, actor)
 
     def get_policy(self, policy_id: str) -> Policy | None:
-        return self._do(self._plans.get(POLICIES, policy_id))
+        return self._do(self._plans.get, POLICIES, policy_id)
 
     def get_policy_by_name(self, policy_name: str) -> Policy | None:
-        return self._do(self._plans.by_name(POLICIES, "policy_name", policy_name))
+        return self._do(self._plans.by_name, POLICIES, "policy_name", policy_name)
 
     def update_policy(self, policy: Policy | Mapping[str, Any], *, actor: str | None = None) -> Policy:
-        return self._do(self._plans.update(POLICIES, policy, actor))
+        return self._do(self._plans.update, POLICIES, policy, actor)
 
     def delete_policy(self, policy_id: str, *, actor: str | None = None) -> bool:
-        return self._do(self._plans.delete(POLICIES, policy_id, actor))
+        return self._do(self._plans.delete, POLICIES, policy_id, actor)
 
     def list_policies(self, *, enabled: bool | None = None, limit: int | None = None, offset: int = 0) -> list[Policy]:
-        return self._do(self._plans.list_policies(enabled, limit, offset))
+        return self._do(self._plans.list_policies, enabled, limit, offset)
 
     # role assignments ----------------------------------------------------------
     def create_assignment(
         self, assignment: RoleAssignment | Mapping[str, Any], *, actor: str | None = None
     ) -> RoleAssignment:
-        return self._do(self._plans.create(ASSIGNMENTS, assignment, actor))
+        return self._do(self._plans.create, ASSIGNMENTS, assignment, actor)
 
     def bulk_create_assignments(
         self, assignments: Sequence[RoleAssignment | Mapping[str, Any]], *, actor: str | None = None
     ) -> list[RoleAssignment]:
-        return self._do(self._plans.create_many(ASSIGNMENTS, assignments, actor))
+        return self._do(self._plans.create_many, ASSIGNMENTS, assignments, actor)
 
     def get_assignment(self, assignment_id: str) -> RoleAssignment | None:
-        return self._do(self._plans.get(ASSIGNMENTS, assignment_id))
+        return self._do(self._plans.get, ASSIGNMENTS, assignment_id)
 
     def update_assignment(
         self, assignment: RoleAssignment | Mapping[str, Any], *, actor: str | None = None
     ) -> RoleAssignment:
-        return self._do(self._plans.update(ASSIGNMENTS, assignment, actor))
+        return self._do(self._plans.update, ASSIGNMENTS, assignment, actor)
 
     def delete_assignment(self, assignment_id: str, *, actor: str | None = None) -> bool:
-        return self._do(self._plans.delete(ASSIGNMENTS, assignment_id, actor))
+        return self._do(self._plans.delete, ASSIGNMENTS, assignment_id, actor)
 
     def list_assignments(
         self, *, subject: str | None = None, role_id: str | None = None, limit: int | None = None, offset: int = 0
     ) -> list[RoleAssignment]:
-        return self._do(self._plans.list_assignments(subject, role_id, limit, offset))
+        return self._do(self._plans.list_assignments, subject, role_id, limit, offset)
 
     # audit -----------------------------------------------------------------------
     def append_audit_event(self, event: AuditEvent | Mapping[str, Any]) -> AuditEvent:
         """Link ``event`` to the chain head and store it; ``sequence`` and ``provenance_hash`` are assigned here."""
-        return self._do(self._plans.append(event))[0]
+        return self._do(self._plans.append, event)[0]
 
     def append_audit_events(self, events: Sequence[AuditEvent | Mapping[str, Any]]) -> list[AuditEvent]:
         """Link and store ``events`` in order in one transaction (loaded with COPY when there are many)."""
-        return self._do(self._plans.append_many(events))
+        return self._do(self._plans.append_many, events)
 
     def log_audit_event(self, event: AuditEvent | Mapping[str, Any]) -> str:
         """The seed's call: append ``event`` and return its ``log_id``."""
         return self.append_audit_event(event).log_id
 
     def read_audit_events(self, *, after_sequence: int = 0, limit: int | None = None) -> list[AuditEvent]:
-        return self._do(self._plans.read_events(after_sequence, limit))
+        return self._do(self._plans.read_events, after_sequence, limit)
 
     def iter_audit_events(self, *, after_sequence: int = 0) -> Iterator[AuditEvent]:
         """Every event after ``after_sequence`` in order, fetched a page at a time."""
@@ -245,19 +248,19 @@ class PostgreSQLBackend:
 
     def _pages(self, after_sequence: int) -> Iterator[AuditEvent]:
         while True:
-            page = self._do(self._plans.read_events(after_sequence, _PAGE))
+            page = self._do(self._plans.read_events, after_sequence, _PAGE)
             yield from page
             if len(page) < _PAGE:
                 return
             after_sequence = page[-1].sequence or after_sequence
 
     def audit_head(self) -> ChainHead | None:
-        head: ChainHead | None = self._do(self._plans.head())
+        head: ChainHead | None = self._do(self._plans.head)
         return head
 
     def verify_audit(self) -> ChainReport:
         """Walk the whole trail against the stored head in one snapshot."""
-        report: ChainReport = self._do(self._plans.verify())
+        report: ChainReport = self._do(self._plans.verify)
         return report
 
     # whole store -------------------------------------------------------------------
@@ -268,7 +271,7 @@ class PostgreSQLBackend:
             yield
 
     def revision(self) -> int:
-        return self._do(self._plans.revision())
+        return self._do(self._plans.revision)
 
     def load_policy_state(self) -> StoredPolicyState:
         """All policy state from one snapshot; outside a transaction, reused while the revision is unchanged."""
@@ -277,7 +280,7 @@ class PostgreSQLBackend:
         if not enclosed and kept is not None and self._cache.enabled and self.revision() == kept.revision:
             self._cache.hits += 1
             return kept
-        return self._do(self._plans.load_policy_state(reuse=not enclosed))
+        return self._do(self._plans.load_policy_state, not enclosed)
 
     def get_statistics(self) -> dict[str, Any]:
         """Row counts, this object's operation counters and its cache's (``get_statistics`` itself is not counted)."""

@@ -8,9 +8,9 @@ start on first use. Use one backend object from one event loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from greenlang.audit.chain import ChainHead, ChainReport
 from greenlang.audit.events import AuditEvent
@@ -31,6 +31,7 @@ from greenlang_pg.schema import check_schema
 __all__ = ["AsyncPostgreSQLBackend"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 _PAGE = 1000
 
 
@@ -49,7 +50,8 @@ class AsyncPostgreSQLBackend:
         self._server = self.config.describe()
         self._engine = async_engine(self.config)
         self._cache = ReadCache(cache_ttl)
-        self._runner = AsyncRunner(self._engine, self._server, self._cache)
+        keep = 0 if self.config.pool_pre_ping else self.config.pool_size
+        self._runner = AsyncRunner(self._engine, self._server, self._cache, keep=keep)
         self._plans = Plans(clock)
         self._operations = 0
         self._errors = 0
@@ -83,9 +85,11 @@ class AsyncPostgreSQLBackend:
                 await self._listener.start()
             self._started = True
 
-    async def _do(self, plan: Plan[T]) -> T:
+    async def _do(self, build: Callable[P, Plan[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Build the plan (checking arguments) and run it, counting the call and whether it failed."""
         failed = True
         try:
+            plan = build(*args, **kwargs)
             await self._start()
             runner = self._runner
             if plan.mode == "write":
@@ -114,28 +118,28 @@ class AsyncPostgreSQLBackend:
     async def create_permission(
         self, permission: Permission | Mapping[str, Any], *, actor: str | None = None
     ) -> Permission:
-        return await self._do(self._plans.create(PERMISSIONS, permission, actor))
+        return await self._do(self._plans.create, PERMISSIONS, permission, actor)
 
     async def bulk_create_permissions(
         self, permissions: Sequence[Permission | Mapping[str, Any]], *, actor: str | None = None
     ) -> list[Permission]:
-        return await self._do(self._plans.create_many(PERMISSIONS, permissions, actor))
+        return await self._do(self._plans.load_permissions, permissions, actor)
 
     async def get_permission(self, permission_id: str) -> Permission | None:
-        return await self._do(self._plans.get(PERMISSIONS, permission_id))
+        return await self._do(self._plans.get, PERMISSIONS, permission_id)
 
     async def update_permission(
         self, permission: Permission | Mapping[str, Any], *, actor: str | None = None
     ) -> Permission:
-        return await self._do(self._plans.update(PERMISSIONS, permission, actor))
+        return await self._do(self._plans.update, PERMISSIONS, permission, actor)
 
     async def delete_permission(self, permission_id: str, *, actor: str | None = None) -> bool:
-        return await self._do(self._plans.delete(PERMISSIONS, permission_id, actor))
+        return await self._do(self._plans.delete, PERMISSIONS, permission_id, actor)
 
     async def delete_permissions(
         self, *, scope: str | None = None, resource: str | None = None, actor: str | None = None
     ) -> int:
-        return await self._do(self._plans.delete_permissions(scope, resource, actor))
+        return await self._do(self._plans.delete_permissions, scope, resource, actor)
 
     async def list_permissions(
         self,
@@ -147,97 +151,97 @@ class AsyncPostgreSQLBackend:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Permission]:
-        return await self._do(self._plans.list_permissions(scope, resource, action, effect, limit, offset))
+        return await self._do(self._plans.list_permissions, scope, resource, action, effect, limit, offset)
 
     # roles ---------------------------------------------------------------------
     async def create_role(self, role: Role | Mapping[str, Any], *, actor: str | None = None) -> Role:
-        return await self._do(self._plans.create(ROLES, role, actor))
+        return await self._do(self._plans.create, ROLES, role, actor)
 
     async def bulk_create_roles(
         self, roles: Sequence[Role | Mapping[str, Any]], *, actor: str | None = None
     ) -> list[Role]:
-        return await self._do(self._plans.create_many(ROLES, roles, actor))
+        return await self._do(self._plans.create_many, ROLES, roles, actor)
 
     async def get_role(self, role_id: str) -> Role | None:
-        return await self._do(self._plans.get(ROLES, role_id))
+        return await self._do(self._plans.get, ROLES, role_id)
 
     async def get_role_by_name(self, role_name: str) -> Role | None:
-        return await self._do(self._plans.by_name(ROLES, "role_name", role_name))
+        return await self._do(self._plans.by_name, ROLES, "role_name", role_name)
 
     async def update_role(self, role: Role | Mapping[str, Any], *, actor: str | None = None) -> Role:
-        return await self._do(self._plans.update(ROLES, role, actor))
+        return await self._do(self._plans.update, ROLES, role, actor)
 
     async def delete_role(self, role_id: str, *, actor: str | None = None) -> bool:
-        return await self._do(self._plans.delete(ROLES, role_id, actor))
+        return await self._do(self._plans.delete, ROLES, role_id, actor)
 
     async def list_roles(self, *, limit: int | None = None, offset: int = 0) -> list[Role]:
-        return await self._do(self._plans.find(ROLES, {}, limit, offset))
+        return await self._do(self._plans.find, ROLES, {}, limit, offset)
 
     # policies ------------------------------------------------------------------
     async def create_policy(self, policy: Policy | Mapping[str, Any], *, actor: str | None = None) -> Policy:
-        return await self._do(self._plans.create(POLICIES, policy, actor))
+        return await self._do(self._plans.create, POLICIES, policy, actor)
 
     async def bulk_create_policies(
         self, policies: Sequence[Policy | Mapping[str, Any]], *, actor: str | None = None
     ) -> list[Policy]:
-        return await self._do(self._plans.create_many(POLICIES, policies, actor))
+        return await self._do(self._plans.create_many, POLICIES, policies, actor)
 
     async def get_policy(self, policy_id: str) -> Policy | None:
-        return await self._do(self._plans.get(POLICIES, policy_id))
+        return await self._do(self._plans.get, POLICIES, policy_id)
 
     async def get_policy_by_name(self, policy_name: str) -> Policy | None:
-        return await self._do(self._plans.by_name(POLICIES, "policy_name", policy_name))
+        return await self._do(self._plans.by_name, POLICIES, "policy_name", policy_name)
 
     async def update_policy(self, policy: Policy | Mapping[str, Any], *, actor: str | None = None) -> Policy:
-        return await self._do(self._plans.update(POLICIES, policy, actor))
+        return await self._do(self._plans.update, POLICIES, policy, actor)
 
     async def delete_policy(self, policy_id: str, *, actor: str | None = None) -> bool:
-        return await self._do(self._plans.delete(POLICIES, policy_id, actor))
+        return await self._do(self._plans.delete, POLICIES, policy_id, actor)
 
     async def list_policies(
         self, *, enabled: bool | None = None, limit: int | None = None, offset: int = 0
     ) -> list[Policy]:
-        return await self._do(self._plans.list_policies(enabled, limit, offset))
+        return await self._do(self._plans.list_policies, enabled, limit, offset)
 
     # role assignments ----------------------------------------------------------
     async def create_assignment(
         self, assignment: RoleAssignment | Mapping[str, Any], *, actor: str | None = None
     ) -> RoleAssignment:
-        return await self._do(self._plans.create(ASSIGNMENTS, assignment, actor))
+        return await self._do(self._plans.create, ASSIGNMENTS, assignment, actor)
 
     async def bulk_create_assignments(
         self, assignments: Sequence[RoleAssignment | Mapping[str, Any]], *, actor: str | None = None
     ) -> list[RoleAssignment]:
-        return await self._do(self._plans.create_many(ASSIGNMENTS, assignments, actor))
+        return await self._do(self._plans.create_many, ASSIGNMENTS, assignments, actor)
 
     async def get_assignment(self, assignment_id: str) -> RoleAssignment | None:
-        return await self._do(self._plans.get(ASSIGNMENTS, assignment_id))
+        return await self._do(self._plans.get, ASSIGNMENTS, assignment_id)
 
     async def update_assignment(
         self, assignment: RoleAssignment | Mapping[str, Any], *, actor: str | None = None
     ) -> RoleAssignment:
-        return await self._do(self._plans.update(ASSIGNMENTS, assignment, actor))
+        return await self._do(self._plans.update, ASSIGNMENTS, assignment, actor)
 
     async def delete_assignment(self, assignment_id: str, *, actor: str | None = None) -> bool:
-        return await self._do(self._plans.delete(ASSIGNMENTS, assignment_id, actor))
+        return await self._do(self._plans.delete, ASSIGNMENTS, assignment_id, actor)
 
     async def list_assignments(
         self, *, subject: str | None = None, role_id: str | None = None, limit: int | None = None, offset: int = 0
     ) -> list[RoleAssignment]:
-        return await self._do(self._plans.list_assignments(subject, role_id, limit, offset))
+        return await self._do(self._plans.list_assignments, subject, role_id, limit, offset)
 
     # audit -----------------------------------------------------------------------
     async def append_audit_event(self, event: AuditEvent | Mapping[str, Any]) -> AuditEvent:
-        return (await self._do(self._plans.append(event)))[0]
+        return (await self._do(self._plans.append, event))[0]
 
     async def append_audit_events(self, events: Sequence[AuditEvent | Mapping[str, Any]]) -> list[AuditEvent]:
-        return await self._do(self._plans.append_many(events))
+        return await self._do(self._plans.append_many, events)
 
     async def log_audit_event(self, event: AuditEvent | Mapping[str, Any]) -> str:
         return (await self.append_audit_event(event)).log_id
 
     async def read_audit_events(self, *, after_sequence: int = 0, limit: int | None = None) -> list[AuditEvent]:
-        return await self._do(self._plans.read_events(after_sequence, limit))
+        return await self._do(self._plans.read_events, after_sequence, limit)
 
     def iter_audit_events(self, *, after_sequence: int = 0) -> AsyncIterator[AuditEvent]:
         self._plans.read_events(after_sequence, None)
@@ -245,7 +249,7 @@ class AsyncPostgreSQLBackend:
 
     async def _pages(self, after_sequence: int) -> AsyncIterator[AuditEvent]:
         while True:
-            page = await self._do(self._plans.read_events(after_sequence, _PAGE))
+            page = await self._do(self._plans.read_events, after_sequence, _PAGE)
             for event in page:
                 yield event
             if len(page) < _PAGE:
@@ -253,11 +257,11 @@ class AsyncPostgreSQLBackend:
             after_sequence = page[-1].sequence or after_sequence
 
     async def audit_head(self) -> ChainHead | None:
-        head: ChainHead | None = await self._do(self._plans.head())
+        head: ChainHead | None = await self._do(self._plans.head)
         return head
 
     async def verify_audit(self) -> ChainReport:
-        report: ChainReport = await self._do(self._plans.verify())
+        report: ChainReport = await self._do(self._plans.verify)
         return report
 
     # whole store -------------------------------------------------------------------
@@ -268,7 +272,7 @@ class AsyncPostgreSQLBackend:
             yield
 
     async def revision(self) -> int:
-        return await self._do(self._plans.revision())
+        return await self._do(self._plans.revision)
 
     async def load_policy_state(self) -> StoredPolicyState:
         enclosed = self._runner.in_transaction
@@ -276,7 +280,7 @@ class AsyncPostgreSQLBackend:
         if not enclosed and kept is not None and self._cache.enabled and await self.revision() == kept.revision:
             self._cache.hits += 1
             return kept
-        return await self._do(self._plans.load_policy_state(reuse=not enclosed))
+        return await self._do(self._plans.load_policy_state, not enclosed)
 
     async def get_statistics(self) -> dict[str, Any]:
         await self._start()
@@ -292,7 +296,7 @@ class AsyncPostgreSQLBackend:
         if self._closed:
             return
         self._closed = True
-        self._runner.close()
+        await self._runner.close()
         self._cache.set_live(False)
         if self._listener is not None and self._started:
             await self._listener.close()

@@ -69,11 +69,20 @@ class DatabaseConfig(BaseModel):
                 raise ValueError(f"give either url or {', '.join(given)}, not both")
             try:
                 parsed = make_url(self.url.get_secret_value())
-            except ArgumentError:
+            except (ArgumentError, ValueError):  # a non-numeric port is a ValueError
                 raise ValueError("url is not a database URL; write postgresql://user@host:5432/dbname") from None
             if parsed.get_backend_name() != "postgresql":
                 raise ValueError(f"url names a {parsed.get_backend_name()!r} database; write a postgresql:// URL")
+            if parsed.port is not None and not 1 <= parsed.port <= 65535:
+                raise ValueError(f"url has port {parsed.port}; write a port from 1 to 65535")
         return self
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> DatabaseConfig:
+        """A copy with ``update`` validated as the constructor would (pydantic's own copy skips validation)."""
+        if not update:
+            return super().model_copy(deep=deep)
+        given = {name: getattr(self, name) for name in self.model_fields_set}
+        return type(self)(**{**given, **update})
 
     # URLs --------------------------------------------------------------------
     def _base_url(self) -> tuple[URL, dict[str, str]]:
@@ -153,7 +162,7 @@ class DatabaseConfig(BaseModel):
         try:
             env = _Environment(_env=environ) if environ is not None else _Environment()
         except ValidationError as exc:
-            raise InputError(describe(exc, "GL_DB environment")) from None
+            raise InputError(_describe_env(exc)) from None
         values: dict[str, Any] = {key: value for key, value in env.as_config().items() if value is not None}
         if "url" in values:
             for name in ("host", "port", "database", "username", "password"):
@@ -172,7 +181,7 @@ class _Environment(BaseSettings):
 
     url: SecretStr | None = None
     host: str | None = None
-    port: int | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
     name: str | None = None
     user: str | None = None
     password: SecretStr | None = None
@@ -180,7 +189,7 @@ class _Environment(BaseSettings):
     sslrootcert: Path | None = None
     sslcert: Path | None = None
     sslkey: Path | None = None
-    pool_size: int | None = None
+    pool_size: int | None = Field(default=None, ge=1)
 
     def __init__(self, _env: Mapping[str, str] | None = None, **values: Any) -> None:
         if _env is not None:
@@ -208,6 +217,12 @@ class _Environment(BaseSettings):
         }
 
 
+def _describe_env(exc: ValidationError) -> str:
+    """``describe``'s sentence with the ``GL_DB_*`` variable that held the bad value as its subject."""
+    location = exc.errors(include_url=False)[0]["loc"]
+    return f"GL_DB_{str(location[0]).upper() if location else 'URL'}: {describe(exc).partition(': ')[2]}"
+
+
 def _asyncpg_ssl(tls: Mapping[str, str]) -> ssl.SSLContext | bool | str:
     """libpq's sslmode semantics as asyncpg's ``ssl`` argument."""
     mode = tls.get("sslmode", "verify-full" if "sslrootcert" in tls else "prefer")
@@ -215,7 +230,10 @@ def _asyncpg_ssl(tls: Mapping[str, str]) -> ssl.SSLContext | bool | str:
         return False
     if mode in ("allow", "prefer") and "sslrootcert" not in tls and "sslcert" not in tls:
         return mode
-    context = ssl.create_default_context(cafile=tls.get("sslrootcert"))
+    try:
+        context = ssl.create_default_context(cafile=tls.get("sslrootcert"))
+    except (OSError, ssl.SSLError) as exc:
+        raise _unreadable("sslrootcert", tls.get("sslrootcert", "(default)"), exc) from None
     if mode in ("verify-ca", "verify-full"):
         context.check_hostname = mode == "verify-full"
         context.verify_mode = ssl.CERT_REQUIRED
@@ -226,5 +244,13 @@ def _asyncpg_ssl(tls: Mapping[str, str]) -> ssl.SSLContext | bool | str:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     if "sslcert" in tls:
-        context.load_cert_chain(tls["sslcert"], tls.get("sslkey"))
+        try:
+            context.load_cert_chain(tls["sslcert"], tls.get("sslkey"))
+        except (OSError, ssl.SSLError) as exc:
+            raise _unreadable("sslcert and sslkey", f"{tls['sslcert']}, {tls.get('sslkey')}", exc) from None
     return context
+
+
+def _unreadable(setting: str, path: str, exc: Exception) -> InputError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return InputError(f"{setting} {path!r} cannot be loaded ({reason}); point it at a readable PEM file")

@@ -14,16 +14,21 @@ the two locks never deadlock and the chain stays one line.
 # ruff: noqa: S608
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+from greenlang.audit.bulk import BULK_VERB, chunks, details_json
 from greenlang.audit.chain import ChainHead, ChainReport, ChainWalk, link
 from greenlang.audit.events import AuditEvent
 from greenlang.auth.graph import find_cycle
+from greenlang.auth.permissions import Permission
 from greenlang.auth.policies import Policy
 from greenlang.auth.roles import Role, RoleAssignment
 from greenlang.errors import ConflictError, DuplicateError, NotFoundError, StoreError
+from greenlang.ids import new_uuid
+from greenlang.jsonvalue import MAX_DETAILS_BYTES, canonical_json
 from greenlang.model import Record
 from greenlang.timeutil import isoformat
 from greenlang.validation import parse
@@ -44,7 +49,7 @@ __all__ = ["Operations", "Touched", "REVISION_KEY"]
 
 M = TypeVar("M", bound=Record)
 
-_ACTIONS = {"created": "create", "updated": "update", "deleted": "delete"}
+_ACTIONS = {"created": "create", "updated": "update", "deleted": "delete", BULK_VERB: "create"}
 _COPY_AT = 16
 """Batches at least this long are loaded with COPY; shorter ones with INSERT, which needs no setup."""
 
@@ -161,8 +166,11 @@ class Operations:
         sequence, digest = int(rows[0][0]), str(rows[0][1])
         return None if sequence == 0 else ChainHead(sequence, digest)
 
-    def append(self, events: Sequence[AuditEvent]) -> Op[list[AuditEvent]]:
-        """Link ``events`` after the stored head and store them; the head is locked, read and moved once."""
+    def append(self, events: Sequence[AuditEvent], details: Sequence[bytes] | None = None) -> Op[list[AuditEvent]]:
+        """Link ``events`` after the stored head and store them; the head is locked, read and moved once.
+
+        ``details``, when given, holds each event's details as canonical JSON, made by the caller.
+        """
         seen: set[str] = set()
         for event in events:
             if event.log_id in seen:
@@ -177,11 +185,12 @@ class Operations:
                 f"audit event log_id {taken[0][0]!r} is already in the trail; leave log_id unset for a new one"
             )
         linked: list[AuditEvent] = []
-        for event in events:
-            event = link(event, current)
+        for index, event in enumerate(events):
+            event = link(event, current, details[index] if details else None)
             current = ChainHead(event.sequence or 0, event.provenance_hash or "")
             linked.append(event)
-        yield from self.insert(AUDIT_LOGS, linked)
+        texts = [{"details": text.decode()} for text in details] if details else None
+        yield from self.insert(AUDIT_LOGS, linked, texts=texts)
         if current is not None:
             yield Run(
                 "UPDATE audit_chain_head SET sequence = $1, hash = $2 WHERE id = 1", (current.sequence, current.hash)
@@ -215,38 +224,61 @@ class Operations:
         )
         return [AUDIT_LOGS.decode(row) for row in rows]
 
-    def insert(self, table: Table[M], records: Sequence[M]) -> Op[None]:
-        if len(records) >= _COPY_AT:
-            yield Copy(table.name, table.columns, [table.encode(record) for record in records])
+    def insert(
+        self,
+        table: Table[M],
+        records: Sequence[M],
+        dumped: Sequence[Mapping[str, Any]] | None = None,
+        texts: Sequence[Mapping[str, str]] | None = None,
+    ) -> Op[None]:
+        """Store ``records`` (``dumped``: their JSON forms; ``texts``: JSON column texts, if already made).
+
+        Many at once go by COPY.
+        """
+        rows = [
+            table.encode(record, dumped[i] if dumped else None, texts[i] if texts else None)
+            for i, record in enumerate(records)
+        ]
+        if len(rows) >= _COPY_AT:
+            yield Copy(table.name, table.columns, rows)
             return
         sql = table.insert_sql()
-        for record in records:
-            yield Run(sql, table.encode(record))
+        for row in rows:
+            yield Run(sql, row)
 
     def policy_events(
-        self, kind: str, verb: str, changes: Iterable[tuple[str, dict[str, Any]]], actor: str | None, touched: Touched
+        self,
+        kind: str,
+        verb: str,
+        changes: Iterable[tuple[str | None, dict[str, Any]]],
+        actor: str | None,
+        touched: Touched,
     ) -> Op[None]:
-        """Append one audit event per changed record and move the revision by as many, in this transaction."""
-        timestamp = self.clock()
-        events = [
-            parse(
-                AuditEvent,
-                {
-                    "timestamp": timestamp,
-                    "event_type": f"{kind}.{verb}",
-                    "user_id": actor,
-                    "resource": key,
-                    "action": _ACTIONS[verb],
-                    "result": "success",
-                    "details": details,
-                },
-                "audit event",
-            )
-            for key, details in changes
-        ]
+        """Append one audit event per changed record and move the revision by as many, in this transaction.
+
+        The event's own fields are validated once, on a template; each record's
+        ``details`` are JSON forms of records already validated, so only their
+        size needs a check, and only when they come near the limit.
+        """
+        fields = self._event_fields(kind, verb, actor)
+        template = parse(AuditEvent, fields, "audit event")
+        events = []
+        for key, details in changes:
+            if _may_be_too_large(details):
+                events.append(parse(AuditEvent, {**fields, "resource": key, "details": details}, "audit event"))
+            else:
+                events.append(template.model_copy(update={"log_id": new_uuid(), "resource": key, "details": details}))
         yield from self.append(events)
-        touched.add(REVISION_KEY)
-        yield Run("UPDATE greenlang_meta SET value = value + $1 WHERE key = 'revision'", (len(events),))
+        yield from self.bump_revision(len(events), touched)
+
+    def _event_fields(self, kind: str, verb: str, actor: str | None) -> dict[str, Any]:
+        return {
+            "timestamp": self.clock(),
+            "event_type": f"{kind}.{verb}",
+            "user_id": actor,
+            "action": _ACTIONS[verb],
+            "result": "success",
+        }
 
     # record writes ----------------------------------------------------------------
     def create(self, table: Table[M], record: M, actor: str | None, touched: Touched) -> Op[M]:
@@ -254,32 +286,73 @@ class Operations:
         if (yield from self.exists(table, key)):
             raise DuplicateError(f"{table.what} {key!r} already exists; use update_{table.kind} to change it")
         yield from self.check(record)
-        yield from self.insert(table, [record])
+        dumped = record.model_dump(mode="json")
+        yield from self.insert(table, [record], [dumped])
         touched.add((table.name, key))
-        yield from self.policy_events(
-            table.kind, "created", [(key, {"after": record.model_dump(mode="json")})], actor, touched
-        )
+        yield from self.policy_events(table.kind, "created", [(key, {"after": dumped})], actor, touched)
         return record
 
     def create_many(self, table: Table[M], records: Sequence[M], actor: str | None, touched: Touched) -> Op[list[M]]:
-        """Records without cross-references (permissions) load in one COPY; the rest one by one, in order."""
-        if table is not PERMISSIONS:
-            created = []
-            for record in records:
-                created.append((yield from self.create(table, record, actor, touched)))
-            return created
-        keys = [getattr(record, table.key) for record in records]
-        if len(set(keys)) != len(keys):
-            duplicate = next(key for key in keys if keys.count(key) > 1)
-            raise DuplicateError(f"{table.what} {duplicate!r} appears twice in one batch; give each its own id")
-        taken = yield Rows(f"SELECT {table.key} FROM {table.name} WHERE {table.key} = ANY($1::varchar[])", (keys,))
-        if taken:
-            raise DuplicateError(f"{table.what} {taken[0][0]!r} already exists; use update_{table.kind} to change it")
-        yield from self.insert(table, records)
-        touched.update((table.name, key) for key in keys)
-        changes = [(key, {"after": record.model_dump(mode="json")}) for key, record in zip(keys, records, strict=True)]
-        yield from self.policy_events(table.kind, "created", changes, actor, touched)
+        """Check and store ``records`` one by one, in order, and audit them as bulk events."""
+        dumps: list[dict[str, Any]] = []
+        for record in records:
+            key = getattr(record, table.key)
+            if (yield from self.exists(table, key)):
+                raise DuplicateError(f"{table.what} {key!r} already exists; use update_{table.kind} to change it")
+            yield from self.check(record)
+            dumps.append(record.model_dump(mode="json"))
+            yield from self.insert(table, [record], [dumps[-1]])
+            touched.add((table.name, key))
+        yield from self.bulk_events(table.kind, dumps, actor, touched)
         return list(records)
+
+    def load_permissions(
+        self, items: Sequence[Any], incoming: Callable[[Any, int], Permission], actor: str | None, touched: Touched
+    ) -> Op[list[Permission]]:
+        """Validate, encode and COPY permissions in one stream, then audit them as bulk events.
+
+        Permissions name no other record, so nothing needs checking row by row:
+        the server loads rows while the next ones are still being validated, and
+        the primary key refuses a taken or repeated id (``DuplicateError``).
+        """
+        records: list[Permission] = []
+        dumps: list[dict[str, Any]] = []
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            for index, item in enumerate(items):
+                record = incoming(item, index)
+                dump = record.model_dump(mode="json")
+                records.append(record)
+                dumps.append(dump)
+                yield PERMISSIONS.encode(record, dump)
+
+        if len(items) >= _COPY_AT:
+            yield Copy(PERMISSIONS.name, PERMISSIONS.columns, rows())
+        else:
+            for row in rows():
+                yield Run(PERMISSIONS.insert_sql(), row)
+        touched.update((PERMISSIONS.name, record.permission_id) for record in records)
+        yield from self.bulk_events(PERMISSIONS.kind, dumps, actor, touched)
+        return records
+
+    def bulk_events(self, kind: str, dumps: Sequence[dict[str, Any]], actor: str | None, touched: Touched) -> Op[None]:
+        """One ``<kind>.bulk_created`` event per chunk; each record is made canonical JSON once, for size and hash."""
+        if not dumps:
+            return
+        canonical = [canonical_json(dump) for dump in dumps]
+        template = parse(AuditEvent, self._event_fields(kind, BULK_VERB, actor), "audit event")
+        events: list[AuditEvent] = []
+        details: list[bytes] = []
+        for chunk in chunks(dumps, [len(text) for text in canonical]):
+            created = list(dumps[chunk.start : chunk.stop])
+            events.append(template.model_copy(update={"log_id": new_uuid(), "details": {"created": created}}))
+            details.append(details_json(canonical[chunk.start : chunk.stop]))
+        yield from self.append(events, details)
+        yield from self.bump_revision(len(events), touched)
+
+    def bump_revision(self, writes: int, touched: Touched) -> Op[None]:
+        touched.add(REVISION_KEY)
+        yield Run("UPDATE greenlang_meta SET value = value + $1 WHERE key = 'revision'", (writes,))
 
     def update(self, table: Table[M], record: M, actor: str | None, touched: Touched) -> Op[M]:
         key = getattr(record, table.key)
@@ -330,6 +403,12 @@ class Operations:
         changed = [str(row[0]) for row in rows]
         touched.update((ROLES.name, role_id) for role_id in changed)
         return changed
+
+
+def _may_be_too_large(details: dict[str, Any]) -> bool:
+    """Whether ``details`` could exceed the audit details limit; one key per JSON value is a safe upper bound."""
+    budget = MAX_DETAILS_BYTES // 4
+    return len(json.dumps(details, ensure_ascii=False)) > budget
 
 
 def _id_list(text: str | None) -> list[str]:

@@ -31,7 +31,7 @@ M = TypeVar("M", bound=Record)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StoredPolicyState:
     """Policy state read in one snapshot; ``revision`` is the counter at that moment."""
 
@@ -97,6 +97,18 @@ class Plans:
         records = self.incoming_many(table, items, "bulk create")
         return self._write(lambda touched: self.ops.create_many(table, records, actor, touched))
 
+    def load_permissions(
+        self, items: Sequence[Permission | Mapping[str, Any]], actor: str | None
+    ) -> Plan[list[Permission]]:
+        """Bulk permissions are validated while they stream into COPY, not before (see ``Operations``)."""
+        if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
+            raise InputError(f"bulk create needs a list of permissions, not {type(items).__name__}")
+
+        def incoming(item: Permission | Mapping[str, Any], index: int) -> Permission:
+            return self.incoming(PERMISSIONS, item, f"permission[{index}]")
+
+        return self._write(lambda touched: self.ops.load_permissions(items, incoming, actor, touched))
+
     def update(self, table: Table[M], data: M | Mapping[str, Any], actor: str | None) -> Plan[M]:
         record = self.incoming(table, data)
         return self._write(lambda touched: self.ops.update(table, record, actor, touched))
@@ -110,8 +122,7 @@ class Plans:
         return Plan("read", lambda: self.ops.get(table, key), (table.name, key))
 
     def by_name(self, table: Table[M], column: str, name: str) -> Plan[M | None]:
-        if not isinstance(name, str):
-            raise InputError(f"{column} must be a string, got {type(name).__name__}")
+        _text(column, name)
 
         def make() -> Op[M | None]:
             found = yield from self.ops.find(table, {column: name}, 1, 0)
@@ -243,5 +254,12 @@ class Plans:
 
 
 def _key(table: Table[Any], key: object) -> None:
-    if not isinstance(key, str):
-        raise InputError(f"{table.key} must be a string, got {type(key).__name__}")
+    _text(table.key, key)
+
+
+def _text(name: str, value: object) -> None:
+    """PostgreSQL cannot even compare against a NUL, so an argument holding one is refused up front."""
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be a string, got {type(value).__name__}")
+    if "\x00" in value:
+        raise InputError(f"{name} contains a NUL character (U+0000), which no stored value holds; remove it")

@@ -10,7 +10,7 @@ runner rewrites them once per statement.
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeAlias, TypeVar
@@ -42,7 +42,8 @@ class Copy:
 
     table: str
     columns: tuple[str, ...]
-    rows: Sequence[tuple[Any, ...]] = field(repr=False)
+    rows: Iterable[tuple[Any, ...]] = field(repr=False)
+    """Consumed once, while the server loads: a generator lets rows be made as they are sent."""
 
 
 Request: TypeAlias = Rows | Run | Copy

@@ -5,6 +5,7 @@ has them. JSON columns are ``jsonb``: written as JSON text and read back as
 text (``::text``) so both drivers hand over the same thing. jsonb keeps numbers
 as exact decimals and prints ``1e300`` as a 301-digit integer, so an integer
 outside the range the models accept can only have been a float, and is read as one.
+Whole floats are stored as written (``1.0``); RFC 8785 hashes them as integers either way.
 Rows written by other tools with the seed's NULLs read as the model's defaults.
 """
 
@@ -12,10 +13,11 @@ Rows written by other tools with the seed's NULLs read as the model's defaults.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
@@ -35,19 +37,21 @@ M = TypeVar("M", bound=Record)
 _SAFE_INTEGER = 2**53
 
 
-def _whole_floats_as_ints(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer() and abs(value) < _SAFE_INTEGER:
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _whole_floats_as_ints(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_whole_floats_as_ints(item) for item in value]
-    return value
+_EMPTY_JSON: dict[type, str] = {list: "[]", dict: "{}"}
+"""Most conditions and metadata are empty; skip the encoder for them."""
 
 
 def json_text(value: Any) -> str:
-    """Compact JSON text; whole floats are written as integers, which hash the same under RFC 8785."""
-    return json.dumps(_whole_floats_as_ints(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """Compact JSON text for a jsonb column; jsonb keeps numbers exactly, so no rewriting is needed."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _column_json(value: Any) -> str:
+    if not value:
+        empty = _EMPTY_JSON.get(type(value))
+        if empty is not None:
+            return empty
+    return json_text(value)
 
 
 def _integer(text: str) -> int | float:
@@ -60,9 +64,12 @@ def parse_json(text: str) -> Any:
 
 
 def naive_utc(value: datetime | None) -> datetime | None:
+    """The UTC wall time a ``timestamp without time zone`` column holds; naive values already are UTC."""
     if value is None or value.tzinfo is None:
         return value
-    return value.astimezone(UTC).replace(tzinfo=None)
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -78,30 +85,43 @@ class Table(Generic[M]):
     null_defaults: dict[str, Any]
     ordered_by: str = "insert_order"
 
-    @property
+    @cached_property
     def columns(self) -> tuple[str, ...]:
         return tuple(self.model.model_fields)
 
-    @property
-    def select_list(self) -> str:
-        return ", ".join(f"{c}::text" if c in self.json_columns else c for c in self.columns)
+    @cached_property
+    def _select(self) -> str:
+        listed = ", ".join(f"{c}::text" if c in self.json_columns else c for c in self.columns)
+        return f"SELECT {listed} FROM {self.name}"
 
     def select(self) -> str:
-        return f"SELECT {self.select_list} FROM {self.name}"
+        return self._select
 
-    def encode(self, record: M) -> tuple[Any, ...]:
-        """Driver values in ``columns`` order."""
-        json_values = record.model_dump(mode="json", include=set(self.json_columns)) if self.json_columns else {}
+    def encode(
+        self, record: M, dumped: Mapping[str, Any] | None = None, texts: Mapping[str, str] | None = None
+    ) -> tuple[Any, ...]:
+        """Driver values in ``columns`` order.
+
+        ``dumped`` is ``record``'s JSON form and ``texts`` JSON columns already written as text, when the
+        caller has them.
+        """
+        json_columns = self.json_columns
+        if dumped is None and json_columns - (texts or {}).keys():
+            dumped = record.model_dump(mode="json", include=set(json_columns))
         values: list[Any] = []
         for column in self.columns:
-            if column in self.json_columns:
-                values.append(json_text(json_values[column]))
+            if column in json_columns:
+                if texts and column in texts:
+                    values.append(texts[column])
+                else:
+                    values.append(_column_json(dumped[column]))  # type: ignore[index]
                 continue
             value = getattr(record, column)
-            if isinstance(value, Enum):
-                value = value.value
-            elif isinstance(value, datetime):
+            kind = type(value)
+            if kind is datetime:
                 value = naive_utc(value)
+            elif isinstance(value, Enum):
+                value = value.value
             values.append(value)
         return tuple(values)
 

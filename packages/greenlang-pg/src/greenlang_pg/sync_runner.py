@@ -28,6 +28,13 @@ from greenlang_pg.protocol import Copy, Op, Request, Rows, psycopg_sql
 __all__ = ["SyncRunner", "SyncListener"]
 
 T = TypeVar("T")
+
+
+def _driver(raw: PoolProxiedConnection) -> Any:
+    """The psycopg or asyncpg connection inside a pooled one (typed ``Any``: the two drivers differ)."""
+    return raw.driver_connection
+
+
 _SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
@@ -97,6 +104,21 @@ class SyncRunner:
             "check GL_DB_HOST, GL_DB_PORT, the credentials and that the server is running"
         )
 
+    def _begin(self) -> PoolProxiedConnection:
+        """A connection inside ``BEGIN``; one found dead before anything ran is replaced once."""
+        for attempt in (1, 2):
+            raw = self._checkout()
+            try:
+                _driver(raw).execute("BEGIN")
+                return raw
+            except Exception as exc:
+                fault = classify(exc)
+                raw.invalidate()
+                raw.close()
+                if fault is None or not fault.connection_lost or attempt == 2:
+                    raise self._fail(exc) from exc
+        raise AssertionError("unreachable")
+
     @property
     def in_transaction(self) -> bool:
         return self._transaction.get() is not None
@@ -107,14 +129,14 @@ class SyncRunner:
         transaction = self._transaction.get()
         if transaction is not None:
             try:
-                return _drive(transaction.raw.driver_connection, make_op())
+                return _drive(_driver(transaction.raw), make_op())
             except GreenlangError:
                 raise
             except Exception as exc:
                 raise self._fail(exc) from exc
         for attempt in (1, 2):
             raw = self._checkout()
-            driver = raw.driver_connection
+            driver = _driver(raw)
             try:
                 if not snapshot:
                     return _drive(driver, make_op())
@@ -128,7 +150,8 @@ class SyncRunner:
             except Exception as exc:
                 fault = classify(exc)
                 if fault is not None and fault.connection_lost:
-                    raw.invalidate()
+                    if raw.is_valid:
+                        raw.invalidate()
                     if attempt == 1:
                         continue
                 raise self._fail(exc) from exc
@@ -140,7 +163,7 @@ class SyncRunner:
     def write(self, make_op: Callable[[Touched], Op[T]]) -> T:
         """Run a write in its own transaction, or as a savepoint inside the current one."""
         with self.atomic() as transaction:
-            return _drive(transaction.raw.driver_connection, make_op(transaction.touched))
+            return _drive(_driver(transaction.raw), make_op(transaction.touched))
 
     @contextmanager
     def atomic(self) -> Iterator[_Transaction]:
@@ -148,12 +171,11 @@ class SyncRunner:
         if transaction is not None:
             yield from self._savepoint(transaction)
             return
-        raw = self._checkout()
+        raw = self._begin()
         transaction = _Transaction(raw)
-        driver = raw.driver_connection
+        driver = _driver(raw)
         token = self._transaction.set(transaction)
         try:
-            driver.execute("BEGIN")
             yield transaction
             if transaction.touched:
                 driver.execute("SELECT pg_notify(%s, %s)", (CHANNEL, encode_changes(transaction.touched)))
@@ -170,7 +192,7 @@ class SyncRunner:
             self.cache.invalidate(transaction.touched)
 
     def _savepoint(self, transaction: _Transaction) -> Iterator[_Transaction]:
-        driver = transaction.raw.driver_connection
+        driver = _driver(transaction.raw)
         transaction.depth += 1
         name = f"greenlang_{transaction.depth}"
         try:
@@ -186,8 +208,10 @@ class SyncRunner:
             transaction.depth -= 1
 
     def _finish(self, raw: PoolProxiedConnection, statement: str) -> None:
+        if not raw.is_valid:  # already thrown away by an earlier failure on this connection
+            return
         try:
-            raw.driver_connection.execute(statement)
+            _driver(raw).execute(statement)
         except Exception:
             raw.invalidate()
 
@@ -214,7 +238,7 @@ class SyncListener:
 
     def _connect(self) -> Any:
         raw = self._engine.raw_connection()
-        driver = raw.driver_connection
+        driver = _driver(raw)
         raw.detach()
         driver.autocommit = True
         driver.execute(f"LISTEN {CHANNEL}")

@@ -46,20 +46,36 @@ class ChainReport:
         return f"audit chain broken at sequence {self.first_bad_sequence}: {self.reason}"
 
 
-def event_hash(event: AuditEvent, previous_hash: str) -> str:
-    """The hash ``event`` must carry when it follows ``previous_hash``."""
-    body = event.hashed_fields()
+_DETAILS_SLOT = "\x00details"
+"""Stands in for ``details`` while the rest of the body is made canonical. No stored string can hold
+a NUL (models refuse it), so its canonical form occurs nowhere else in the body."""
+_DETAILS_SLOT_JSON = canonical_json(_DETAILS_SLOT)
+
+
+def event_hash(event: AuditEvent, previous_hash: str, details_json: bytes | None = None) -> str:
+    """The hash ``event`` must carry when it follows ``previous_hash``.
+
+    ``details_json``, when given, must be ``canonical_json(event.details)``;
+    a caller that built it from pieces (a bulk event's records, each made
+    canonical once) saves serializing the details a second time.
+    """
+    body = event.hashed_fields(exclude_details=details_json is not None)
     body["previous_hash"] = previous_hash
-    return hashlib.sha256(canonical_json(body)).hexdigest()
+    if details_json is None:
+        return hashlib.sha256(canonical_json(body)).hexdigest()
+    body["details"] = _DETAILS_SLOT
+    data = canonical_json(body).replace(_DETAILS_SLOT_JSON, details_json, 1)
+    return hashlib.sha256(data).hexdigest()
 
 
-def link(event: AuditEvent, head: ChainHead | None) -> AuditEvent:
-    """Return ``event`` as the successor of ``head``: next sequence, its hash set."""
+def link(event: AuditEvent, head: ChainHead | None, details_json: bytes | None = None) -> AuditEvent:
+    """Return ``event`` as the successor of ``head``: next sequence, its hash set (see ``event_hash``)."""
     sequence = head.sequence + 1 if head else 1
     previous = head.hash if head else GENESIS_HASH
     # ``event`` is already validated and we only set the two fields we compute, so no revalidation.
     numbered = event.model_copy(update={"sequence": sequence, "provenance_hash": None})
-    return numbered.model_copy(update={"provenance_hash": event_hash(numbered, previous)})
+    digest = event_hash(numbered, previous, details_json)
+    return numbered.model_copy(update={"provenance_hash": digest})
 
 
 class ChainWalk:

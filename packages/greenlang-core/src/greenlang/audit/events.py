@@ -56,8 +56,10 @@ class AuditEvent(Record):
                 f"{value!r} is not an IPv4 or IPv6 address, e.g. '192.168.1.100' or '2001:db8::1'"
             ) from None
 
-    def hashed_fields(self) -> dict[str, Any]:
-        """Every field except the hash itself, in JSON form: what the chain hashes."""
-        data = self.model_dump(mode="json")
-        data.pop("provenance_hash")
-        return data
+    def hashed_fields(self, *, exclude_details: bool = False) -> dict[str, Any]:
+        """Every field except the hash itself, in JSON form: what the chain hashes.
+
+        ``exclude_details`` leaves ``details`` out, for a caller that already holds them as canonical JSON.
+        """
+        exclude = {"provenance_hash", "details"} if exclude_details else {"provenance_hash"}
+        return self.model_dump(mode="json", exclude=exclude)

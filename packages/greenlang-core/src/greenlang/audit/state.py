@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from greenlang.audit.bulk import BULK_VERB
 from greenlang.audit.events import AuditEvent
 from greenlang.auth.backends.base import AuthBackend, PolicyState
 from greenlang.errors import StoreError
@@ -26,7 +27,7 @@ KINDS = {
     "policy": ("policy_id", "policies"),
     "assignment": ("assignment_id", "assignments"),
 }
-VERBS = ("created", "updated", "deleted")
+VERBS = ("created", "updated", "deleted", BULK_VERB)
 
 State = dict[str, dict[str, dict[str, Any]]]
 
@@ -57,10 +58,18 @@ def replay(events: Iterable[AuditEvent]) -> Replayed:
     writes = 0
     for event in events:
         kind, _, verb = event.event_type.partition(".")
-        if kind not in KINDS or verb not in VERBS or event.resource is None:
+        if kind not in KINDS or verb not in VERBS:
+            continue
+        details = event.details
+        if verb == BULK_VERB:
+            writes += 1
+            key = KINDS[kind][0]
+            for record in details.get("created", []):
+                state[kind][record[key]] = dict(record)
+            continue
+        if event.resource is None:
             continue
         writes += 1
-        details = event.details
         if verb != "deleted":
             state[kind][event.resource] = dict(details["after"])
             continue

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import rfc8785
 
+from greenlang.audit.bulk import CHUNK_RECORDS
 from greenlang.audit.chain import ChainHead, link
 from greenlang.audit.events import AuditEvent
 from greenlang.audit.state import verify_policy_state
@@ -113,13 +114,44 @@ class AuditChecks(ConformanceHooks):
         expect("role.deleted", role.role_id, {"before"})
         assert backend.verify_audit().ok
 
-    def test_bulk_writes_append_one_event_per_record(self, backend: AuthBackend) -> None:
-        created = backend.bulk_create_permissions([sample_permission(action=a) for a in ("read", "write", "export")])
+    def test_bulk_writes_append_one_event_per_chunk_listing_every_record(self, backend: AuthBackend) -> None:
+        created = backend.bulk_create_permissions(
+            [sample_permission(action=a) for a in ("read", "write", "export")], actor="loader"
+        )
         events = backend.read_audit_events()
-        assert [(e.event_type, e.resource) for e in events] == [
-            ("permission.created", p.permission_id) for p in created
+        assert [(e.event_type, e.resource, e.user_id, e.action) for e in events] == [
+            ("permission.bulk_created", None, "loader", "create")
         ]
-        assert [e.sequence for e in events] == [1, 2, 3]
+        assert events[0].details == {"created": [p.model_dump(mode="json") for p in created]}
+        assert backend.revision() == 1
+        assert backend.bulk_create_permissions([]) == []
+        assert backend.read_audit_events(after_sequence=1) == []
+
+    def test_a_large_bulk_create_is_split_into_chunks_in_order(self, backend: AuthBackend) -> None:
+        created = backend.bulk_create_permissions(
+            [sample_permission(resource=f"reports:{index}") for index in range(CHUNK_RECORDS * 2 + 5)]
+        )
+        events = backend.read_audit_events()
+        sizes = [len(e.details["created"]) for e in events]
+        assert len(events) >= 3
+        assert all(0 < size <= CHUNK_RECORDS for size in sizes)
+        listed = [record["permission_id"] for e in events for record in e.details["created"]]
+        assert listed == [p.permission_id for p in created]
+        assert backend.revision() == len(events)
+        assert backend.verify_audit().ok
+
+    def test_bulk_roles_policies_and_assignments_are_audited_per_chunk(self, backend: AuthBackend) -> None:
+        roles = backend.bulk_create_roles([sample_role("r1"), sample_role("r2")])
+        policies = backend.bulk_create_policies([sample_policy("p1")])
+        assignments = backend.bulk_create_assignments([sample_assignment(r.role_id) for r in roles])
+        events = backend.read_audit_events()
+        keys = {"role": "role_id", "policy": "policy_id", "assignment": "assignment_id"}
+        listed = [(e.event_type, [r[keys[e.event_type.split(".")[0]]] for r in e.details["created"]]) for e in events]
+        assert listed == [
+            ("role.bulk_created", [r.role_id for r in roles]),
+            ("policy.bulk_created", [p.policy_id for p in policies]),
+            ("assignment.bulk_created", [a.assignment_id for a in assignments]),
+        ]
 
     def test_reads_change_neither_revision_nor_trail(self, backend: AuthBackend) -> None:
         perm = backend.create_permission(sample_permission())
@@ -388,7 +420,7 @@ class AuditChecks(ConformanceHooks):
             key: stats[key] for key in ("permissions_count", "roles_count", "policies_count", "assignments_count")
         }
         assert counts == {"permissions_count": 2, "roles_count": 1, "policies_count": 3, "assignments_count": 1}
-        assert stats["audit_logs_count"] == 8
+        assert stats["audit_logs_count"] == 7  # 1 bulk permission write, 5 single writes, 1 appended event
         assert stats["active_policies"] == 1
         assert stats["revision"] == backend.revision()
         with pytest.raises(ConflictError):

@@ -14,8 +14,9 @@ binary directories gain the world-execute bit so that user can reach them.
 Binaries come from ``GREENLANG_TEST_PG_BIN``, the pip-installed ``pgserver``
 package, ``/usr/lib/postgresql/*/bin`` (newest first) or ``PATH``, in that
 order; ``tls=True`` takes the first one built with SSL (pgserver's build has
-none, so TLS needs the system's). A small watchdog process stops the server and removes its directory if
-this process dies without doing so (``kill -9`` included).
+none, so TLS needs the system's). A small watchdog process stops the server
+and removes its directory if this process dies without doing so (``kill -9``
+included); ``atexit`` covers ordinary exits.
 """
 
 from __future__ import annotations
@@ -431,8 +432,8 @@ def _launch(root: Path, bin_dir: Path, tls: bool, extra_settings: Mapping[str, s
 
     superuser_password = secrets.token_urlsafe(24)
     password_file = root / "superuser-password"
-    password_file.write_text(superuser_password + "\n")
-    password_file.chmod(0o600)
+    with os.fdopen(os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        handle.write(superuser_password + "\n")
     _give(password_file, user)
     initdb = [str(bin_dir / "initdb"), "-D", str(data), "-E", "UTF8", "--locale=C", "-U", SUPERUSER]
     initdb += ["--auth=scram-sha-256", f"--pwfile={password_file}", "--no-sync", "--no-instructions"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from greenlang.errors import MissingPluginError
 
-__all__ = ["PostgreSQLBackend", "AsyncPostgreSQLBackend", "DatabaseConfig"]
+__all__ = ["PostgreSQLBackend", "AsyncPostgreSQLBackend", "DatabaseConfig"]  # noqa: F822 - served by __getattr__
 
 
 def __getattr__(name: str) -> Any:

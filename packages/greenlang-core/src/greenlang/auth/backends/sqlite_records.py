@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
+from greenlang.audit.bulk import BULK_VERB, chunks
 from greenlang.auth.backends import sqlite_links
 from greenlang.auth.backends.sqlite_rows import ASSIGNMENTS, AUDIT_LOGS, PERMISSIONS, ROLES, Table
 from greenlang.auth.backends.sqlite_store import SQLiteStore
@@ -41,6 +42,8 @@ def given_filters(**values: str | None) -> dict[str, str]:
             continue
         if not isinstance(value, str) or not value.strip():
             raise InputError(f"filter {name} must be a non-empty string, or None to not filter on it; got {value!r}")
+        if "\x00" in value:
+            raise InputError(f"filter {name} contains a NUL character (U+0000), which no stored value holds; remove it")
         given[name] = value
     return given
 
@@ -81,13 +84,16 @@ class SQLiteRecords(SQLiteStore):
                 f"role assignment names role {record.role_id!r}, which does not exist; create the role first"
             )
 
-    def _create(self, conn: sqlite3.Connection, table: Table[M], record: M, actor: str | None) -> M:
+    def _create(
+        self, conn: sqlite3.Connection, table: Table[M], record: M, actor: str | None, *, audit: bool = True
+    ) -> M:
         key = getattr(record, table.key)
         if table.exists(conn, key):
             raise DuplicateError(f"{table.what} {key!r} already exists; use update_{table.kind} to change it")
         self._check(conn, record)
         self._insert(conn, table, record)
-        self._record(conn, table.kind, "created", key, actor, {"after": record.model_dump(mode="json")})
+        if audit:
+            self._record(conn, table.kind, "created", key, actor, {"after": record.model_dump(mode="json")})
         return record
 
     def _update(self, conn: sqlite3.Connection, table: Table[M], record: M, actor: str | None) -> M:
@@ -135,7 +141,11 @@ class SQLiteRecords(SQLiteStore):
             raise InputError(f"bulk create needs a list of {table.what}s, not {type(items).__name__}")
         records = [self._incoming(table, item, f"{table.what}[{index}]") for index, item in enumerate(items)]
         with self._write() as conn:
-            return [self._create(conn, table, record, actor) for record in records]
+            created = [self._create(conn, table, record, actor, audit=False) for record in records]
+            dumps = [record.model_dump(mode="json") for record in created]
+            for chunk in chunks(dumps):
+                self._record(conn, table.kind, BULK_VERB, None, actor, {"created": dumps[chunk.start : chunk.stop]})
+            return created
 
     def _update_one(self, table: Table[M], data: M | Mapping[str, Any], actor: str | None) -> M:
         record = self._incoming(table, data)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from greenlang.audit.bulk import BULK_VERB
 from greenlang.audit.events import AuditEvent
 from greenlang.auth.backends import sqlite_trail
 from greenlang.auth.backends.sqlite_schema import connect
@@ -29,7 +30,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 S = TypeVar("S", bound="SQLiteStore")
 
-_ACTIONS = {"created": "create", "updated": "update", "deleted": "delete"}
+_ACTIONS = {"created": "create", "updated": "update", "deleted": "delete", BULK_VERB: "create"}
 
 
 class SQLiteStore:
@@ -126,7 +127,13 @@ class SQLiteStore:
             yield
 
     def _record(
-        self, conn: sqlite3.Connection, kind: str, verb: str, key: str, actor: str | None, details: dict[str, Any]
+        self,
+        conn: sqlite3.Connection,
+        kind: str,
+        verb: str,
+        key: str | None,
+        actor: str | None,
+        details: dict[str, Any],
     ) -> AuditEvent:
         """Append the audit event for a policy write and bump the revision, in the caller's transaction."""
         event = parse(
