@@ -22,7 +22,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from greenlang.errors import GreenlangError, StoreError
 from greenlang_pg.cache import CHANNEL, ReadCache, decode_changes, encode_changes
-from greenlang_pg.faults import classify, translate
+from greenlang_pg.faults import classify, commit_outcome_unknown, translate
 from greenlang_pg.operations import Touched
 from greenlang_pg.protocol import Copy, Op, Request, Rows
 
@@ -107,7 +107,7 @@ class AsyncRunner:
 
     async def _release(self, raw: PoolProxiedConnection) -> None:
         """Keep a healthy connection for the next operation; SQLAlchemy's asyncio pool costs ~100 µs a round."""
-        if not self._closed and raw.is_valid and len(self._idle) < self._keep:
+        if not self._closed and raw.is_valid and len(self._idle) < self._keep and not _driver(raw).is_in_transaction():
             self._idle.append(raw)
             return
         await greenlet_spawn(raw.close)
@@ -191,7 +191,13 @@ class AsyncRunner:
                 transaction.open = False
                 if transaction.touched:
                     await driver.execute("SELECT pg_notify($1, $2)", CHANNEL, encode_changes(transaction.touched))
-                await driver.execute("COMMIT")
+                try:
+                    await driver.execute("COMMIT")
+                except Exception as exc:
+                    unknown = commit_outcome_unknown(exc, self.server)
+                    if unknown is None:
+                        raise
+                    raise unknown from exc
         except BaseException as exc:
             async with transaction.lock:
                 transaction.open = False

@@ -64,7 +64,8 @@ class PostgreSQLBackend:
         self._server = self.config.describe()
         self._engine = sync_engine(self.config)
         self._cache = ReadCache(cache_ttl)
-        self._runner = SyncRunner(self._engine, self._server, self._cache)
+        keep = 0 if self.config.pool_pre_ping else self.config.pool_size
+        self._runner = SyncRunner(self._engine, self._server, self._cache, keep=keep)
         self._plans = Plans(clock)
         self._lock = threading.Lock()
         self._operations = 0

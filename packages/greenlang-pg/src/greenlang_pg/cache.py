@@ -4,8 +4,9 @@ Entries live for ``ttl`` seconds at most. Every committed write sends one
 ``NOTIFY`` on ``CHANNEL`` naming what it changed, inside its transaction, so
 every backend object listening (in any process) drops those entries as soon as
 the write commits. The cache serves entries only while its listener is
-connected; a lookup that raced with an invalidation is not stored, because each
-invalidation moves a generation counter that ``put`` checks.
+connected; a lookup that raced with an invalidation of its key is not stored:
+each invalidation is numbered, and ``put`` refuses a value read before the last
+invalidation of that key (or of everything).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ CHANNEL = "greenlang_changes"
 _EVERYTHING = "*"
 _MAX_PAYLOAD = 7000
 """PostgreSQL caps a notification payload at 8000 bytes; past this, receivers drop everything."""
+
+_MAX_TRACKED = 100_000
+"""Keys remembered as recently invalidated; past this, an invalidation drops everything instead."""
 
 MISSING = object()
 """What ``ReadCache.get`` returns for a key it does not hold (``None`` is a value: a cached absence is never kept)."""
@@ -52,6 +56,8 @@ class ReadCache:
         self._entries: TTLCache[tuple[str, str], Any] = TTLCache(maxsize=maxsize, ttl=max(ttl, 1e-9))
         self._lock = threading.Lock()
         self._generation = 0
+        self._floor = 0
+        self._invalidated_at: dict[tuple[str, str], int] = {}
         self._live = False
         self.hits = 0
         self.misses = 0
@@ -76,29 +82,36 @@ class ReadCache:
         return self._generation
 
     def put(self, table: str, key: str, value: Any, generation: int) -> None:
-        """Keep ``value`` unless something was invalidated since ``generation`` was read."""
+        """Keep ``value`` unless this key (or everything) was invalidated since ``generation`` was read."""
         if self.ttl <= 0:
             return
+        pair = (table, key)
         with self._lock:
-            if self._live and generation == self._generation:
-                self._entries[(table, key)] = value
+            if self._live and generation >= self._floor and self._invalidated_at.get(pair, -1) <= generation:
+                self._entries[pair] = value
 
     def invalidate(self, pairs: Iterable[tuple[str, str]] | None) -> None:
         """Drop the named entries; ``None`` drops everything."""
         with self._lock:
             self._generation += 1
-            if pairs is None:
-                self._entries.clear()
+            if pairs is None or len(self._invalidated_at) > _MAX_TRACKED:
+                self._forget_all()
                 return
             for pair in pairs:
                 self._entries.pop(pair, None)
+                self._invalidated_at[pair] = self._generation
 
     def set_live(self, live: bool) -> None:
         """Serve entries only while invalidations can arrive; any change of state empties the cache."""
         with self._lock:
             self._generation += 1
-            self._entries.clear()
+            self._forget_all()
             self._live = live
+
+    def _forget_all(self) -> None:
+        self._entries.clear()
+        self._invalidated_at.clear()
+        self._floor = self._generation
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

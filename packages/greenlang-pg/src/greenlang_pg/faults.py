@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from greenlang.errors import ConflictError, DuplicateError, GreenlangError, InputError, StoreError
 
-__all__ = ["Fault", "classify", "translate"]
+__all__ = ["Fault", "classify", "translate", "commit_outcome_unknown"]
 
 _LOST_PREFIXES = ("08", "57P")
 """Connection exceptions and operator intervention (``pg_terminate_backend``, shutdown)."""
@@ -85,3 +85,14 @@ def translate(fault: Fault, server: str) -> GreenlangError:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def commit_outcome_unknown(exc: BaseException, server: str) -> GreenlangError | None:
+    """The error for a connection lost while ``COMMIT`` was in flight: the server may have committed."""
+    fault = classify(exc)
+    if fault is None or not fault.connection_lost:
+        return None
+    return StoreError(
+        f"lost the connection to {server} while committing ({fault.message}); the change may or may not have "
+        "been stored, so check before retrying it"
+    )

@@ -188,7 +188,6 @@ class Plans:
     def _append(self, events: list[AuditEvent]) -> Op[list[AuditEvent]]:
         if not events:
             return []
-        yield from self.ops.lock_writers()
         return (yield from self.ops.append(events))
 
     def read_events(self, after_sequence: int, limit: int | None) -> Plan[list[AuditEvent]]:

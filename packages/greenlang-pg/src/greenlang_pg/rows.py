@@ -59,8 +59,15 @@ def _integer(text: str) -> int | float:
     return number if -_SAFE_INTEGER < number < _SAFE_INTEGER else float(text)
 
 
+_DECODER = json.JSONDecoder(parse_int=_integer)
+_EMPTY_VALUES: dict[str, Any] = {"[]": [], "{}": {}}
+
+
 def parse_json(text: str) -> Any:
-    return json.loads(text, parse_int=_integer)
+    """A jsonb column's text; empty containers, the common case, skip the decoder."""
+    if len(text) == 2 and text in _EMPTY_VALUES:
+        return type(_EMPTY_VALUES[text])()
+    return _DECODER.decode(text)
 
 
 def naive_utc(value: datetime | None) -> datetime | None:
@@ -84,6 +91,8 @@ class Table(Generic[M]):
     json_columns: frozenset[str]
     null_defaults: dict[str, Any]
     ordered_by: str = "insert_order"
+    model_columns: frozenset[str] = frozenset()
+    """JSON columns holding models (conditions, rules), which need dumping; the others already hold JSON values."""
 
     @cached_property
     def columns(self) -> tuple[str, ...]:
@@ -106,15 +115,18 @@ class Table(Generic[M]):
         caller has them.
         """
         json_columns = self.json_columns
-        if dumped is None and json_columns - (texts or {}).keys():
-            dumped = record.model_dump(mode="json", include=set(json_columns))
+        if dumped is None:
+            wanted = {c for c in self.model_columns if getattr(record, c)} - (texts or {}).keys()
+            dumped = record.model_dump(mode="json", include=wanted) if wanted else {}
         values: list[Any] = []
         for column in self.columns:
             if column in json_columns:
                 if texts and column in texts:
                     values.append(texts[column])
+                elif column in dumped:
+                    values.append(_column_json(dumped[column]))
                 else:
-                    values.append(_column_json(dumped[column]))  # type: ignore[index]
+                    values.append(_column_json(getattr(record, column)))
                 continue
             value = getattr(record, column)
             kind = type(value)
@@ -170,8 +182,11 @@ def _table(
     json_columns: Iterable[str],
     null_defaults: dict[str, Any] | None = None,
     ordered_by: str = "insert_order",
+    model_columns: Iterable[str] = (),
 ) -> Table[M]:
-    return Table(name, key, model, kind, what, frozenset(json_columns), null_defaults or {}, ordered_by)
+    return Table(
+        name, key, model, kind, what, frozenset(json_columns), null_defaults or {}, ordered_by, frozenset(model_columns)
+    )
 
 
 PERMISSIONS = _table(
@@ -182,6 +197,7 @@ PERMISSIONS = _table(
     "permission",
     ("conditions", "metadata"),
     {"conditions": "[]", "metadata": "{}"},
+    model_columns=("conditions",),
 )
 ROLES = _table(
     "roles",
@@ -200,6 +216,7 @@ POLICIES = _table(
     "policy",
     ("rules", "conditions", "metadata"),
     {"conditions": "[]", "metadata": "{}", "priority": 0, "enabled": True},
+    model_columns=("rules", "conditions"),
 )
 ASSIGNMENTS = _table(
     "role_assignments", "assignment_id", RoleAssignment, "assignment", "role assignment", ("metadata",)

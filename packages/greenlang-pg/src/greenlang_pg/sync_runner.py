@@ -16,12 +16,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
 from greenlang.errors import GreenlangError, StoreError
 from greenlang_pg.cache import CHANNEL, ReadCache, decode_changes, encode_changes
-from greenlang_pg.faults import classify, translate
+from greenlang_pg.faults import classify, commit_outcome_unknown, translate
 from greenlang_pg.operations import Touched
 from greenlang_pg.protocol import Copy, Op, Request, Rows, psycopg_sql
 
@@ -76,12 +77,27 @@ def _drive(driver: Any, op: Op[T]) -> T:
 class SyncRunner:
     """Runs operations; ``server`` (password masked) names the database in messages."""
 
-    def __init__(self, engine: Engine, server: str, cache: ReadCache) -> None:
+    def __init__(self, engine: Engine, server: str, cache: ReadCache, *, keep: int = 0) -> None:
+        """``keep``: how many idle connections to hold between operations (0 returns each to the pool)."""
         self.engine = engine
         self.server = server
         self.cache = cache
         self._transaction: ContextVar[_Transaction | None] = ContextVar(f"greenlang_pg_tx_{id(self)}", default=None)
         self._closed = False
+        self._idle: list[PoolProxiedConnection] = []
+        self._keep = keep
+
+    def _release(self, raw: PoolProxiedConnection) -> None:
+        """Keep a healthy connection for the next operation; a pool round trip costs more than the query."""
+        if (
+            not self._closed
+            and raw.is_valid
+            and len(self._idle) < self._keep
+            and _driver(raw).info.transaction_status == TransactionStatus.IDLE
+        ):
+            self._idle.append(raw)
+            return
+        raw.close()
 
     def _fail(self, exc: BaseException) -> BaseException:
         fault = classify(exc)
@@ -90,6 +106,10 @@ class SyncRunner:
     def _checkout(self) -> PoolProxiedConnection:
         if self._closed:
             raise StoreError(f"the PostgreSQL store at {self.server} is closed; open a new backend to use it")
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pass
         try:
             return self.engine.raw_connection()
         except Exception as exc:
@@ -156,7 +176,7 @@ class SyncRunner:
                         continue
                 raise self._fail(exc) from exc
             finally:
-                raw.close()
+                self._release(raw)
         raise AssertionError("unreachable")
 
     # writes ----------------------------------------------------------------------
@@ -179,7 +199,13 @@ class SyncRunner:
             yield transaction
             if transaction.touched:
                 driver.execute("SELECT pg_notify(%s, %s)", (CHANNEL, encode_changes(transaction.touched)))
-            driver.execute("COMMIT")
+            try:
+                driver.execute("COMMIT")
+            except Exception as exc:
+                unknown = commit_outcome_unknown(exc, self.server)
+                if unknown is None:
+                    raise
+                raise unknown from exc
         except BaseException as exc:
             self._finish(raw, "ROLLBACK")
             if isinstance(exc, GreenlangError) or classify(exc) is None:
@@ -187,7 +213,7 @@ class SyncRunner:
             raise self._fail(exc) from exc
         finally:
             self._transaction.reset(token)
-            raw.close()
+            self._release(raw)
         if transaction.touched:
             self.cache.invalidate(transaction.touched)
 
@@ -217,6 +243,9 @@ class SyncRunner:
 
     def close(self) -> None:
         self._closed = True
+        idle, self._idle = self._idle, []
+        for raw in idle:
+            raw.close()
 
 
 class SyncListener:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from greenlang.audit.events import AuditEvent
 from greenlang.jsonvalue import canonical_json
@@ -59,7 +60,10 @@ def event_hash(event: AuditEvent, previous_hash: str, details_json: bytes | None
     a caller that built it from pieces (a bulk event's records, each made
     canonical once) saves serializing the details a second time.
     """
-    body = event.hashed_fields(exclude_details=details_json is not None)
+    return _body_hash(event.hashed_fields(exclude_details=details_json is not None), previous_hash, details_json)
+
+
+def _body_hash(body: dict[str, Any], previous_hash: str, details_json: bytes | None) -> str:
     body["previous_hash"] = previous_hash
     if details_json is None:
         return hashlib.sha256(canonical_json(body)).hexdigest()
@@ -72,10 +76,11 @@ def link(event: AuditEvent, head: ChainHead | None, details_json: bytes | None =
     """Return ``event`` as the successor of ``head``: next sequence, its hash set (see ``event_hash``)."""
     sequence = head.sequence + 1 if head else 1
     previous = head.hash if head else GENESIS_HASH
+    body = event.hashed_fields(exclude_details=details_json is not None)
+    body["sequence"] = sequence
+    digest = _body_hash(body, previous, details_json)
     # ``event`` is already validated and we only set the two fields we compute, so no revalidation.
-    numbered = event.model_copy(update={"sequence": sequence, "provenance_hash": None})
-    digest = event_hash(numbered, previous, details_json)
-    return numbered.model_copy(update={"provenance_hash": digest})
+    return event.model_copy(update={"sequence": sequence, "provenance_hash": digest})
 
 
 class ChainWalk:
