@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,7 +17,7 @@ from greenlang.errors import InputError, StoreError
 from greenlang_pg.config import DatabaseConfig
 from greenlang_pg.migrations import INI, SCRIPT_LOCATION
 
-__all__ = ["upgrade", "downgrade", "current", "history", "alembic_config"]
+__all__ = ["upgrade", "downgrade", "current", "history", "alembic_config", "known_revisions"]
 
 
 def alembic_config(output: io.StringIO | None = None) -> Config:
@@ -27,10 +28,18 @@ def alembic_config(output: io.StringIO | None = None) -> Config:
 
 
 @contextmanager
-def _connected(database: DatabaseConfig, output: io.StringIO) -> Iterator[Config]:
+def _connected(database: DatabaseConfig, output: io.StringIO, action: str) -> Iterator[Config]:
+    """One connection in one transaction, with Alembic's progress lines written to ``output``."""
     engine = create_engine(
         database.sync_url(), connect_args=database.sync_connect_args(), poolclass=pool.NullPool, hide_parameters=True
     )
+    progress = logging.StreamHandler(output)
+    progress.setFormatter(logging.Formatter("%(message)s"))
+    progress.addFilter(lambda record: record.getMessage().startswith("Running "))
+    migration_log = logging.getLogger("alembic.runtime.migration")
+    level = migration_log.level
+    migration_log.addHandler(progress)
+    migration_log.setLevel(logging.INFO)
     try:
         with engine.begin() as connection:
             config = alembic_config(output)
@@ -41,17 +50,18 @@ def _connected(database: DatabaseConfig, output: io.StringIO) -> Iterator[Config
     except SQLAlchemyError as exc:
         text = str(getattr(exc, "orig", exc)).strip().splitlines()
         raise StoreError(
-            f"the migration on {database.describe()} failed ({text[0] if text else type(exc).__name__}); "
-            "nothing was changed"
+            f"cannot {action} on {database.describe()} ({text[0] if text else type(exc).__name__}); nothing was changed"
         ) from None
     finally:
+        migration_log.removeHandler(progress)
+        migration_log.setLevel(level)
         engine.dispose()
 
 
 def upgrade(database: DatabaseConfig, revision: str = "head") -> str:
     """Upgrade to ``revision`` in one transaction; returns Alembic's report."""
     output = io.StringIO()
-    with _connected(database, output) as config:
+    with _connected(database, output, f"upgrade to {revision}") as config:
         command.upgrade(config, revision)
     return output.getvalue()
 
@@ -59,7 +69,7 @@ def upgrade(database: DatabaseConfig, revision: str = "head") -> str:
 def downgrade(database: DatabaseConfig, revision: str) -> str:
     """Downgrade to ``revision`` (``base`` removes every table) in one transaction."""
     output = io.StringIO()
-    with _connected(database, output) as config:
+    with _connected(database, output, f"downgrade to {revision}") as config:
         command.downgrade(config, revision)
     return output.getvalue()
 
@@ -67,9 +77,17 @@ def downgrade(database: DatabaseConfig, revision: str) -> str:
 def current(database: DatabaseConfig) -> str:
     """The revision the database is at (empty when it has none)."""
     output = io.StringIO()
-    with _connected(database, output) as config:
+    with _connected(database, output, "read the schema revision") as config:
         command.current(config)
     return output.getvalue()
+
+
+def known_revisions() -> list[str]:
+    """Every packaged revision id, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return [script.revision for script in reversed(list(scripts.walk_revisions()))]
 
 
 def history() -> str:

@@ -8,8 +8,6 @@ from greenlang_pg.protocol import Op, Rows
 
 __all__ = ["check_schema"]
 
-_KNOWN = ("001", "002")
-
 
 def check_schema(server: str) -> Op[None]:
     """Refuse a database without greenlang's tables, behind ``HEAD``, or written by a newer greenlang-pg."""
@@ -24,7 +22,9 @@ def check_schema(server: str) -> Op[None]:
         raise StoreError(
             f"the database at {server} has no greenlang schema yet; run `greenlang db upgrade` to create it"
         )
-    if version in _KNOWN:
+    from greenlang_pg.migrate import known_revisions
+
+    if version in known_revisions():
         raise StoreError(
             f"the database at {server} is at schema revision {version}, behind {HEAD}; "
             "run `greenlang db upgrade` before using it"

@@ -1,7 +1,8 @@
 """The ``greenlang`` command line.
 
-Exit codes: 0 allowed / verified / done, 1 denied / failed verification,
-2 usage or input error. Errors print one line; ``--debug`` adds the traceback.
+Exit codes: 0 allowed / verified / done, 1 denied, failed verification, or a
+store that could not do the work (unreachable, locked, damaged), 2 usage or
+input error. Errors print one line; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import click
 from pydantic import ValidationError
 
 from greenlang.cli.app import App, cli
-from greenlang.errors import GreenlangError, InputError, MissingPluginError, VerificationError
+from greenlang.errors import GreenlangError, InputError, MissingPluginError, StoreError, VerificationError
 from greenlang.validation import describe
 
 __all__ = ["cli", "main", "App"]
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         click.echo(f"error: {exc.format_message()}", err=True)
         code = EXIT_USAGE
-    except VerificationError as exc:
+    except (VerificationError, StoreError) as exc:
         _report(exc, debug)
         code = EXIT_DENIED
     except (InputError, MissingPluginError, GreenlangError, OSError) as exc:

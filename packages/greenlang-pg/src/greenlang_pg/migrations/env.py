@@ -6,6 +6,8 @@ the ``alembic`` command line gives ``-x url=...`` or the GL_DB_* environment.
 
 from __future__ import annotations
 
+from logging.config import fileConfig
+
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
@@ -27,6 +29,8 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
+    if config.config_file_name is not None:
+        fileConfig(config.config_file_name, disable_existing_loggers=False)
     url = context.get_x_argument(as_dictionary=True).get("url")
     database = DatabaseConfig(url=url) if url else DatabaseConfig.from_env()
     engine = create_engine(database.sync_url(), connect_args=database.sync_connect_args(), poolclass=pool.NullPool)
