@@ -17,6 +17,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, pool
+from stores import Store, open_store
 
 from greenlang_pg.config import DatabaseConfig
 from greenlang_pg.testing import ServerUnavailable, TestServer, find_bin_dir, open_server, start_server
@@ -140,3 +141,16 @@ def pg_env(pg_config: DatabaseConfig, monkeypatch: pytest.MonkeyPatch) -> Databa
         else:
             monkeypatch.setenv(name, value)
     return pg_config
+
+
+@pytest.fixture(params=["sync", "async"])
+def flavour(request: pytest.FixtureRequest) -> str:
+    """Run the test against the psycopg backend and the asyncpg one."""
+    return str(request.param)
+
+
+@pytest.fixture
+def store(pg_config: DatabaseConfig, flavour: str) -> Iterator[Store]:
+    backend = open_store(pg_config, flavour)
+    yield backend
+    backend.close()

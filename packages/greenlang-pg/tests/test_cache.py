@@ -23,10 +23,10 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from stores import Store, database, open_store
 
 from greenlang.auth.permissions import Permission
 from greenlang.errors import StoreError
-from greenlang.testing import SyncFacade
 from greenlang.testing.samples import sample_permission, sample_policy, sample_role
 from greenlang_pg import AsyncPostgreSQLBackend, PostgreSQLBackend
 from greenlang_pg.cache import CHANNEL, MISSING, ReadCache
@@ -37,31 +37,6 @@ SPAWN = multiprocessing.get_context("spawn")
 TRIALS = 6
 LATENCY_LIMIT = 0.100
 POLL = 0.002
-
-Store = PostgreSQLBackend | SyncFacade
-
-
-def open_store(config: DatabaseConfig, flavour: str, **options: Any) -> Store:
-    if flavour == "sync":
-        return PostgreSQLBackend(config, **options)
-    return SyncFacade(AsyncPostgreSQLBackend(config, **options))
-
-
-@pytest.fixture(params=["sync", "async"])
-def flavour(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def store(pg_config: DatabaseConfig, flavour: str) -> Iterator[Store]:
-    backend = open_store(pg_config, flavour)
-    yield backend
-    backend.close()
-
-
-def database(config: DatabaseConfig) -> str:
-    assert config.database is not None
-    return config.database
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from stores import Store, database, open_store
 
 from greenlang.auth.permissions import Permission
 from greenlang.auth.policies import Policy
@@ -35,31 +36,6 @@ from greenlang_pg.testing import TestServer, start_server
 SPAWN = multiprocessing.get_context("spawn")
 SECRET = "Zq9-greenlang-very-secret-pw"
 """A password distinctive enough that finding it anywhere means it leaked."""
-
-Store = PostgreSQLBackend | SyncFacade
-
-
-def open_store(config: DatabaseConfig, flavour: str, **options: Any) -> Store:
-    if flavour == "sync":
-        return PostgreSQLBackend(config, **options)
-    return SyncFacade(AsyncPostgreSQLBackend(config, **options))
-
-
-@pytest.fixture(params=["sync", "async"])
-def flavour(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def store(pg_config: DatabaseConfig, flavour: str) -> Iterator[Store]:
-    backend = open_store(pg_config, flavour)
-    yield backend
-    backend.close()
-
-
-def database(config: DatabaseConfig) -> str:
-    assert config.database is not None
-    return config.database
 
 
 def password_of(config: DatabaseConfig) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from greenlang.errors import GreenlangError, StoreError
 from greenlang_pg.cache import CHANNEL, ReadCache, decode_changes, encode_changes
-from greenlang_pg.faults import classify, commit_outcome_unknown, translate
+from greenlang_pg.faults import cannot_connect, classify, commit_outcome_unknown, translate
 from greenlang_pg.operations import Touched
 from greenlang_pg.protocol import Copy, Op, Request, Rows
 
@@ -99,11 +99,7 @@ class AsyncRunner:
         try:
             return await self.engine.raw_connection()
         except Exception as exc:
-            text = str(getattr(exc, "orig", exc)).strip().splitlines()
-            raise StoreError(
-                f"cannot connect to {self.server} ({text[0] if text else type(exc).__name__}); "
-                "check GL_DB_HOST, GL_DB_PORT, the credentials and that the server is running"
-            ) from exc
+            raise cannot_connect(exc, self.server) from exc
 
     async def _release(self, raw: PoolProxiedConnection) -> None:
         """Keep a healthy connection for the next operation; SQLAlchemy's asyncio pool costs ~100 µs a round."""

@@ -278,7 +278,7 @@ class AsyncPostgreSQLBackend:
         enclosed = self._runner.in_transaction
         kept = self._plans.state
         if not enclosed and kept is not None and self._cache.enabled and await self.revision() == kept.revision:
-            self._cache.hits += 1
+            self._cache.count_hit()
             return kept
         return await self._do(self._plans.load_policy_state, not enclosed)
 

@@ -78,6 +78,11 @@ class ReadCache:
                 self.hits += 1
             return value
 
+    def count_hit(self) -> None:
+        """Count a hit served from a cache kept elsewhere (the policy-state snapshot)."""
+        with self._lock:
+            self.hits += 1
+
     def generation(self) -> int:
         return self._generation
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from greenlang.errors import ConflictError, DuplicateError, GreenlangError, InputError, StoreError
 
-__all__ = ["Fault", "classify", "translate", "commit_outcome_unknown"]
+__all__ = ["Fault", "classify", "translate", "commit_outcome_unknown", "cannot_connect"]
 
 _LOST_PREFIXES = ("08", "57P")
 """Connection exceptions and operator intervention (``pg_terminate_backend``, shutdown)."""
@@ -95,4 +95,15 @@ def commit_outcome_unknown(exc: BaseException, server: str) -> GreenlangError | 
     return StoreError(
         f"lost the connection to {server} while committing ({fault.message}); the change may or may not have "
         "been stored, so check before retrying it"
+    )
+
+
+def cannot_connect(exc: BaseException, server: str) -> GreenlangError:
+    """The error for a failed connect, from the driver's first line (never the connection string)."""
+    if isinstance(exc, GreenlangError):
+        return exc
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()
+    return StoreError(
+        f"cannot connect to {server} ({text[0] if text else type(exc).__name__}); "
+        "check GL_DB_HOST, GL_DB_PORT, the credentials and that the server is running"
     )

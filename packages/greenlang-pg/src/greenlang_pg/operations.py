@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from greenlang.audit.bulk import BULK_VERB, chunks, details_json
 from greenlang.audit.chain import ChainHead, ChainReport, ChainWalk, link
 from greenlang.audit.events import AuditEvent
-from greenlang.auth.graph import find_cycle
+from greenlang.auth.graph import check_parents
 from greenlang.auth.permissions import Permission
 from greenlang.auth.policies import Policy
 from greenlang.auth.roles import Role, RoleAssignment
@@ -132,20 +132,7 @@ class Operations:
         for role_id, role_name, parents in (yield Rows("SELECT role_id, role_name, parent_roles::text FROM roles")):
             names[role_id] = role_name
             parents_of[role_id] = _id_list(parents)
-        for parent in role.parent_roles:
-            if parent not in names or parent == role.role_id:
-                raise NotFoundError(
-                    f"role {role.role_name!r} names parent role {parent!r}, which does not exist; "
-                    "create the parent first"
-                )
-        names[role.role_id] = role.role_name
-        parents_of[role.role_id] = list(role.parent_roles)
-        cycle = find_cycle(parents_of, role.role_id)
-        if cycle:
-            path = " -> ".join(repr(names.get(role_id, role_id)) for role_id in cycle)
-            raise ConflictError(
-                f"role {role.role_name!r} would inherit from itself through {path}; remove one of these parent links"
-            )
+        check_parents(role.role_id, role.role_name, role.parent_roles, names, parents_of)
 
     def check(self, record: Record) -> Op[None]:
         if isinstance(record, Role):

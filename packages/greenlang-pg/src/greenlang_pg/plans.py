@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from greenlang.audit.events import AuditEvent
+from greenlang.auth.backends.base import StoredPolicyState
 from greenlang.auth.backends.sqlite_records import check_page, given_filters
 from greenlang.auth.permissions import Permission, PermissionEffect
 from greenlang.auth.policies import Policy
-from greenlang.auth.roles import Role, RoleAssignment
+from greenlang.auth.roles import RoleAssignment
 from greenlang.errors import InputError
 from greenlang.model import Record
 from greenlang.timeutil import isoformat
@@ -29,17 +30,6 @@ __all__ = ["Plan", "Plans", "StoredPolicyState", "REVISION_KEY"]
 
 M = TypeVar("M", bound=Record)
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class StoredPolicyState:
-    """Policy state read in one snapshot; ``revision`` is the counter at that moment."""
-
-    revision: int
-    permissions: Sequence[Permission]
-    roles: Sequence[Role]
-    policies: Sequence[Policy]
-    assignments: Sequence[RoleAssignment]
 
 
 @dataclass(frozen=True, slots=True)

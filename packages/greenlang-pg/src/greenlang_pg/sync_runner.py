@@ -22,7 +22,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from greenlang.errors import GreenlangError, StoreError
 from greenlang_pg.cache import CHANNEL, ReadCache, decode_changes, encode_changes
-from greenlang_pg.faults import classify, commit_outcome_unknown, translate
+from greenlang_pg.faults import cannot_connect, classify, commit_outcome_unknown, translate
 from greenlang_pg.operations import Touched
 from greenlang_pg.protocol import Copy, Op, Request, Rows, psycopg_sql
 
@@ -113,16 +113,7 @@ class SyncRunner:
         try:
             return self.engine.raw_connection()
         except Exception as exc:
-            raise self._connect_error(exc) from exc
-
-    def _connect_error(self, exc: BaseException) -> GreenlangError:
-        if isinstance(exc, GreenlangError):
-            return exc
-        text = str(getattr(exc, "orig", exc)).strip().splitlines()
-        return StoreError(
-            f"cannot connect to {self.server} ({text[0] if text else type(exc).__name__}); "
-            "check GL_DB_HOST, GL_DB_PORT, the credentials and that the server is running"
-        )
+            raise cannot_connect(exc, self.server) from exc
 
     def _begin(self) -> PoolProxiedConnection:
         """A connection inside ``BEGIN``; one found dead before anything ran is replaced once."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
-__all__ = ["find_cycle", "ancestors"]
+__all__ = ["find_cycle", "ancestors", "check_parents"]
 
 
 def find_cycle(parents_of: Mapping[str, Iterable[str]], start: str) -> list[str] | None:
@@ -47,3 +47,28 @@ def ancestors(start: Iterable[str], parents_of: Callable[[str], Iterable[str]]) 
         seen[node] = None
         queue.extend(parent for parent in parents_of(node) if parent not in seen)
     return list(seen)
+
+
+def check_parents(
+    role_id: str, role_name: str, parents: Iterable[str], names: Mapping[str, str], parents_of: dict[str, list[str]]
+) -> None:
+    """Refuse parents that do not exist and parent links that would lead back to the role.
+
+    ``names`` and ``parents_of`` describe every stored role; ``parents_of`` is
+    updated in place with the role's new parents.
+    """
+    from greenlang.errors import ConflictError, NotFoundError
+
+    parents = list(parents)
+    for parent in parents:
+        if parent not in names or parent == role_id:
+            raise NotFoundError(
+                f"role {role_name!r} names parent role {parent!r}, which does not exist; create the parent first"
+            )
+    parents_of[role_id] = parents
+    cycle = find_cycle(parents_of, role_id)
+    if cycle:
+        path = " -> ".join(repr(role_name if node == role_id else names.get(node, node)) for node in cycle)
+        raise ConflictError(
+            f"role {role_name!r} would inherit from itself through {path}; remove one of these parent links"
+        )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from greenlang.audit.chain import ChainHead, ChainReport
@@ -28,7 +29,7 @@ from greenlang.auth.permissions import Permission, PermissionEffect
 from greenlang.auth.policies import Policy
 from greenlang.auth.roles import Role, RoleAssignment
 
-__all__ = ["AuthBackend", "AsyncAuthBackend", "PolicyState"]
+__all__ = ["AuthBackend", "AsyncAuthBackend", "PolicyState", "StoredPolicyState"]
 
 PermissionIn = Permission | Mapping[str, Any]
 RoleIn = Role | Mapping[str, Any]
@@ -39,6 +40,17 @@ AuditIn = AuditEvent | Mapping[str, Any]
 
 class PolicyState(Protocol):
     """Everything the engine needs, read in one consistent snapshot."""
+
+    revision: int
+    permissions: Sequence[Permission]
+    roles: Sequence[Role]
+    policies: Sequence[Policy]
+    assignments: Sequence[RoleAssignment]
+
+
+@dataclass(slots=True)
+class StoredPolicyState:
+    """A ``PolicyState`` a store read in one transaction; ``revision`` is the counter at that moment."""
 
     revision: int
     permissions: Sequence[Permission]

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from greenlang.audit.chain import ChainHead, ChainReport
 from greenlang.audit.events import AuditEvent
 from greenlang.auth.backends import sqlite_trail
+from greenlang.auth.backends.base import StoredPolicyState
 from greenlang.auth.backends.sqlite_async import AsyncSQLiteBackend
 from greenlang.auth.backends.sqlite_records import SQLiteRecords, check_page, given_filters
 from greenlang.auth.backends.sqlite_rows import ASSIGNMENTS, AUDIT_LOGS, PERMISSIONS, POLICIES, ROLES
@@ -31,17 +31,6 @@ from greenlang.timeutil import Clock, isoformat, utcnow
 __all__ = ["SQLiteBackend", "AsyncSQLiteBackend", "StoredPolicyState"]
 
 _PAGE = 500
-
-
-@dataclass(slots=True)
-class StoredPolicyState:
-    """Policy state read in one transaction; ``revision`` is the counter at that moment."""
-
-    revision: int
-    permissions: Sequence[Permission]
-    roles: Sequence[Role]
-    policies: Sequence[Policy]
-    assignments: Sequence[RoleAssignment]
 
 
 def stored_revision(conn: sqlite3.Connection) -> int:

@@ -11,9 +11,9 @@ import json
 import sqlite3
 
 from greenlang.auth.backends.sqlite_rows import PERMISSIONS, like_json_string
-from greenlang.auth.graph import find_cycle
+from greenlang.auth.graph import check_parents
 from greenlang.auth.roles import Role
-from greenlang.errors import ConflictError, DuplicateError, NotFoundError
+from greenlang.errors import DuplicateError, NotFoundError
 
 __all__ = ["check_role", "check_unique_name", "unlink"]
 
@@ -41,19 +41,7 @@ def check_role(conn: sqlite3.Connection, role: Role) -> None:
     for role_id, role_name, parents in conn.execute("SELECT role_id, role_name, parent_roles FROM roles"):
         names[role_id] = role_name
         parents_of[role_id] = json.loads(parents)
-    for parent in role.parent_roles:
-        if parent not in names or parent == role.role_id:
-            raise NotFoundError(
-                f"role {role.role_name!r} names parent role {parent!r}, which does not exist; create the parent first"
-            )
-    names[role.role_id] = role.role_name
-    parents_of[role.role_id] = list(role.parent_roles)
-    cycle = find_cycle(parents_of, role.role_id)
-    if cycle:
-        path = " -> ".join(repr(names.get(role_id, role_id)) for role_id in cycle)
-        raise ConflictError(
-            f"role {role.role_name!r} would inherit from itself through {path}; remove one of these parent links"
-        )
+    check_parents(role.role_id, role.role_name, role.parent_roles, names, parents_of)
 
 
 def unlink(conn: sqlite3.Connection, column: str, removed_id: str, when: str) -> list[str]:
