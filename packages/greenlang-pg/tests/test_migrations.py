@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, pool
 
 import greenlang_pg
 from greenlang.audit.events import AuditEvent
+from greenlang.audit.state import verify_policy_state
 from greenlang.auth.permissions import Permission, PermissionEffect
 from greenlang.errors import StoreError
 from greenlang_pg import AsyncPostgreSQLBackend, PostgreSQLBackend, migrate, migrations
@@ -171,6 +172,10 @@ def test_downgrade_to_001_and_back_keeps_the_seed_columns_data(
         assert backend.list_permissions() == permissions
         assert backend.list_roles() == roles
         assert backend.list_policies() == policies
+        # the permission, role and policy writes come back as the revision, so the trail and tables agree
+        assert backend.revision() == 3
+        state = verify_policy_state(backend)
+        assert state.ok, state.summary()
         report = backend.verify_audit()
         assert report.ok, report.summary()
         assert report.events_checked == len(events)

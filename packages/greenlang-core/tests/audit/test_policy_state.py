@@ -132,3 +132,18 @@ def test_a_missing_revision_counter_is_reported_not_crashed(store: SQLiteBackend
     raw(store, "DELETE FROM meta WHERE key = 'revision'")
     report = verify_policy_state(store)
     assert report.problem == "the store's revision counter is missing or not an integer; the meta table was edited"
+
+
+def test_look_alike_events_from_other_tools_are_not_policy_writes(store: SQLiteBackend) -> None:
+    revision = store.revision()
+    for event_type, details in [
+        ("role.updated", {"note": "written by the seed's code"}),
+        ("permission.deleted", {"reason": "no 'before' record"}),
+        ("policy.bulk_created", {"created": "not a list"}),
+    ]:
+        store.append_audit_event(
+            {"event_type": event_type, "resource": "role-legacy", "result": "success", "details": details}
+        )
+    report = verify_policy_state(store)
+    assert report.ok, report.summary()
+    assert store.revision() == revision

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -24,7 +25,7 @@ from greenlang.errors import GreenlangError, StoreError
 from greenlang_pg.cache import CHANNEL, ReadCache, decode_changes, encode_changes
 from greenlang_pg.faults import cannot_connect, classify, commit_outcome_unknown, translate
 from greenlang_pg.operations import Touched
-from greenlang_pg.protocol import Copy, Op, Request, Rows
+from greenlang_pg.protocol import Copy, Op, Request, Rows, log_request
 
 __all__ = ["AsyncRunner", "AsyncListener"]
 
@@ -63,6 +64,7 @@ async def _drive(driver: Any, op: Op[T]) -> T:
     try:
         request = next(op)
         while True:
+            log_request(request)
             request = op.send(await _execute(driver, request))
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
@@ -73,8 +75,13 @@ async def _drive(driver: Any, op: Op[T]) -> T:
 class AsyncRunner:
     """Runs operations on the event loop; ``server`` (password masked) names the database in messages."""
 
-    def __init__(self, engine: AsyncEngine, server: str, cache: ReadCache, *, keep: int = 0) -> None:
-        """``keep``: how many idle connections to hold between operations (0 returns each to the pool)."""
+    def __init__(
+        self, engine: AsyncEngine, server: str, cache: ReadCache, *, keep: int = 0, recycle: float = -1
+    ) -> None:
+        """``keep``: idle connections to hold between operations (0 returns each to the pool).
+
+        ``recycle``: seconds after which a held connection goes back to the pool, which renews it.
+        """
         self.engine = engine
         self.server = server
         self.cache = cache
@@ -82,6 +89,13 @@ class AsyncRunner:
         self._closed = False
         self._idle: list[PoolProxiedConnection] = []
         self._keep = keep
+        self._recycle = recycle
+
+    def _due_for_recycling(self, raw: PoolProxiedConnection) -> bool:
+        if self._recycle < 0:
+            return False
+        born: float = raw.info.setdefault("greenlang_held_since", time.monotonic())
+        return time.monotonic() - born > self._recycle
 
     def _fail(self, exc: BaseException) -> BaseException:
         fault = classify(exc)
@@ -103,7 +117,13 @@ class AsyncRunner:
 
     async def _release(self, raw: PoolProxiedConnection) -> None:
         """Keep a healthy connection for the next operation; SQLAlchemy's asyncio pool costs ~100 µs a round."""
-        if not self._closed and raw.is_valid and len(self._idle) < self._keep and not _driver(raw).is_in_transaction():
+        if (
+            not self._closed
+            and raw.is_valid
+            and len(self._idle) < self._keep
+            and not self._due_for_recycling(raw)
+            and not _driver(raw).is_in_transaction()
+        ):
             self._idle.append(raw)
             return
         await greenlet_spawn(raw.close)

@@ -65,7 +65,7 @@ class PostgreSQLBackend:
         self._engine = sync_engine(self.config)
         self._cache = ReadCache(cache_ttl)
         keep = 0 if self.config.pool_pre_ping else self.config.pool_size
-        self._runner = SyncRunner(self._engine, self._server, self._cache, keep=keep)
+        self._runner = SyncRunner(self._engine, self._server, self._cache, keep=keep, recycle=self.config.pool_recycle)
         self._plans = Plans(clock)
         self._lock = threading.Lock()
         self._operations = 0

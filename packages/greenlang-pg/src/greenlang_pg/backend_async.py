@@ -51,7 +51,7 @@ class AsyncPostgreSQLBackend:
         self._engine = async_engine(self.config)
         self._cache = ReadCache(cache_ttl)
         keep = 0 if self.config.pool_pre_ping else self.config.pool_size
-        self._runner = AsyncRunner(self._engine, self._server, self._cache, keep=keep)
+        self._runner = AsyncRunner(self._engine, self._server, self._cache, keep=keep, recycle=self.config.pool_recycle)
         self._plans = Plans(clock)
         self._operations = 0
         self._errors = 0

@@ -225,11 +225,11 @@ def _describe_env(exc: ValidationError) -> str:
 
 def _asyncpg_ssl(tls: Mapping[str, str]) -> ssl.SSLContext | bool | str:
     """libpq's sslmode semantics as asyncpg's ``ssl`` argument."""
-    mode = tls.get("sslmode", "verify-full" if "sslrootcert" in tls else "prefer")
+    mode = tls.get("sslmode", "prefer")
     if mode == "disable":
         return False
-    if mode in ("allow", "prefer") and "sslrootcert" not in tls and "sslcert" not in tls:
-        return mode
+    if mode in ("allow", "prefer") and "sslcert" not in tls:
+        return mode  # like libpq: try TLS without verifying, fall back to plain
     try:
         context = ssl.create_default_context(cafile=tls.get("sslrootcert"))
     except (OSError, ssl.SSLError) as exc:
@@ -237,7 +237,7 @@ def _asyncpg_ssl(tls: Mapping[str, str]) -> ssl.SSLContext | bool | str:
     if mode in ("verify-ca", "verify-full"):
         context.check_hostname = mode == "verify-full"
         context.verify_mode = ssl.CERT_REQUIRED
-    elif "sslrootcert" in tls:
+    elif mode == "require" and "sslrootcert" in tls:  # libpq: require with a root certificate verifies the CA
         context.check_hostname = False
         context.verify_mode = ssl.CERT_REQUIRED
     else:

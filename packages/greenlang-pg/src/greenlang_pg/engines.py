@@ -7,12 +7,14 @@ runners open and end every transaction themselves, and throw a connection away
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from greenlang_pg.config import DatabaseConfig
+from greenlang_pg.protocol import statement_log
 
 __all__ = ["sync_engine", "async_engine"]
 
@@ -30,11 +32,22 @@ def _pool_options(config: DatabaseConfig) -> dict[str, Any]:
     }
 
 
+def _echo(config: DatabaseConfig) -> None:
+    """``echo=True`` shows each statement's SQL on stderr, as SQLAlchemy's own echo does."""
+    if config.echo and not statement_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        statement_log.addHandler(handler)
+        statement_log.setLevel(logging.INFO)
+
+
 def sync_engine(config: DatabaseConfig) -> Engine:
     """An engine over psycopg 3."""
+    _echo(config)
     return create_engine(config.sync_url(), connect_args=config.sync_connect_args(), **_pool_options(config))
 
 
 def async_engine(config: DatabaseConfig) -> AsyncEngine:
     """An engine over asyncpg."""
+    _echo(config)
     return create_async_engine(config.async_url(), connect_args=config.async_connect_args(), **_pool_options(config))

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, text
 
 from greenlang.audit.chain import GENESIS_HASH, ChainHead, link
 from greenlang.audit.events import AuditEvent
+from greenlang.audit.state import replay
 from greenlang.errors import StoreError
 from greenlang.validation import describe
 from greenlang_pg.rows import AUDIT_LOGS, json_text, parse_json
@@ -18,14 +19,19 @@ __all__ = ["adopt_events"]
 _LEGACY_KEY = "legacy_provenance_hash"
 
 
-def adopt_events(connection: Connection) -> tuple[int, str]:
-    """Number and link every unsequenced event in (timestamp, log_id) order; return the new head."""
+def adopt_events(connection: Connection) -> tuple[int, str, int]:
+    """Number and link every unsequenced event in (timestamp, log_id) order.
+
+    Returns the new head's sequence and hash, and how many of the events are
+    policy writes (what ``greenlang.audit.state`` replays), for the revision counter.
+    """
     columns = [c for c in AUDIT_LOGS.columns if c != "sequence"]
     select = ", ".join(f"{c}::text" if c in AUDIT_LOGS.json_columns else c for c in columns)
     rows = connection.execute(
         text(f"SELECT {select} FROM audit_logs WHERE sequence IS NULL ORDER BY timestamp, log_id")  # noqa: S608
     ).all()
     head: ChainHead | None = None
+    adopted: list[AuditEvent] = []
     for row in rows:
         data: dict[str, Any] = dict(zip(columns, row, strict=True))
         details = parse_json(data["details"]) if data["details"] is not None else {}
@@ -42,6 +48,7 @@ def adopt_events(connection: Connection) -> tuple[int, str]:
                 "repair the row and run the upgrade again"
             ) from None
         event = link(event, head)
+        adopted.append(event)
         head = ChainHead(event.sequence or 0, event.provenance_hash or "")
         connection.execute(
             text(
@@ -55,4 +62,5 @@ def adopt_events(connection: Connection) -> tuple[int, str]:
                 "log_id": event.log_id,
             },
         )
-    return (head.sequence, head.hash) if head else (0, GENESIS_HASH)
+    writes = replay(adopted).writes
+    return (head.sequence, head.hash, writes) if head else (0, GENESIS_HASH, 0)

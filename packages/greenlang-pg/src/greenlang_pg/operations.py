@@ -5,10 +5,10 @@ each policy write appends its audit event and moves the revision in the same
 transaction; names are unique; roles name only existing permissions and
 parents, never in a cycle; deletes cascade and say so in the audit details.
 
-Policy writers first lock the revision row, so writers in every process take
-turns and the checks below (unique names, references, cycles) cannot race.
-Audit appenders lock the chain head row, always after the revision row, so
-the two locks never deadlock and the chain stays one line.
+Every writer, policy or audit, first locks the one audit chain head row, so
+writers in every process take turns: the checks below (unique names,
+references, cycles) cannot race, the chain stays one line, and with a single
+lock there is no order to get wrong and no deadlock.
 """
 
 # ruff: noqa: S608

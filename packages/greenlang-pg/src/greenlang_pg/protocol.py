@@ -9,13 +9,14 @@ runner rewrites them once per statement.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeAlias, TypeVar
 
-__all__ = ["Rows", "Run", "Copy", "Request", "Op", "psycopg_sql"]
+__all__ = ["Rows", "Run", "Copy", "Request", "Op", "psycopg_sql", "statement_log", "log_request"]
 
 T = TypeVar("T")
 
@@ -50,6 +51,17 @@ Request: TypeAlias = Rows | Run | Copy
 Op: TypeAlias = Generator[Request, Any, T]
 
 _PARAMETER = re.compile(r"\$(\d+)")
+
+statement_log = logging.getLogger("greenlang_pg.sql")
+"""Each statement's SQL at INFO (never its parameters, which may hold policy data); ``echo=True`` turns it on."""
+
+
+def log_request(request: Request) -> None:
+    if statement_log.isEnabledFor(logging.INFO):
+        if isinstance(request, Copy):
+            statement_log.info("COPY %s (%s) FROM STDIN", request.table, ", ".join(request.columns))
+        else:
+            statement_log.info("%s", request.sql)
 
 
 @lru_cache(maxsize=512)

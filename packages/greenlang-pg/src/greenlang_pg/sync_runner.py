@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,7 +25,7 @@ from greenlang.errors import GreenlangError, StoreError
 from greenlang_pg.cache import CHANNEL, ReadCache, decode_changes, encode_changes
 from greenlang_pg.faults import cannot_connect, classify, commit_outcome_unknown, translate
 from greenlang_pg.operations import Touched
-from greenlang_pg.protocol import Copy, Op, Request, Rows, psycopg_sql
+from greenlang_pg.protocol import Copy, Op, Request, Rows, log_request, psycopg_sql
 
 __all__ = ["SyncRunner", "SyncListener"]
 
@@ -67,6 +68,7 @@ def _drive(driver: Any, op: Op[T]) -> T:
     try:
         request = next(op)
         while True:
+            log_request(request)
             request = op.send(_execute(driver, request))
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
@@ -77,8 +79,11 @@ def _drive(driver: Any, op: Op[T]) -> T:
 class SyncRunner:
     """Runs operations; ``server`` (password masked) names the database in messages."""
 
-    def __init__(self, engine: Engine, server: str, cache: ReadCache, *, keep: int = 0) -> None:
-        """``keep``: how many idle connections to hold between operations (0 returns each to the pool)."""
+    def __init__(self, engine: Engine, server: str, cache: ReadCache, *, keep: int = 0, recycle: float = -1) -> None:
+        """``keep``: idle connections to hold between operations (0 returns each to the pool).
+
+        ``recycle``: seconds after which a held connection goes back to the pool, which renews it.
+        """
         self.engine = engine
         self.server = server
         self.cache = cache
@@ -86,6 +91,7 @@ class SyncRunner:
         self._closed = False
         self._idle: list[PoolProxiedConnection] = []
         self._keep = keep
+        self._recycle = recycle
 
     def _release(self, raw: PoolProxiedConnection) -> None:
         """Keep a healthy connection for the next operation; a pool round trip costs more than the query."""
@@ -93,11 +99,18 @@ class SyncRunner:
             not self._closed
             and raw.is_valid
             and len(self._idle) < self._keep
+            and not self._due_for_recycling(raw)
             and _driver(raw).info.transaction_status == TransactionStatus.IDLE
         ):
             self._idle.append(raw)
             return
         raw.close()
+
+    def _due_for_recycling(self, raw: PoolProxiedConnection) -> bool:
+        if self._recycle < 0:
+            return False
+        born: float = raw.info.setdefault("greenlang_held_since", time.monotonic())
+        return time.monotonic() - born > self._recycle
 
     def _fail(self, exc: BaseException) -> BaseException:
         fault = classify(exc)

@@ -53,7 +53,12 @@ class Replayed:
 
 
 def replay(events: Iterable[AuditEvent]) -> Replayed:
-    """Apply every policy write in the trail, in order, to an empty state."""
+    """Apply every policy write in the trail, in order, to an empty state.
+
+    An event counts as a policy write only when its details have the shape
+    greenlang writes (``after``, ``before``, ``created``); an event from another
+    tool that merely shares a name (a seed-era ``role.updated``) is not one.
+    """
     state: State = {kind: {} for kind in KINDS}
     writes = 0
     for event in events:
@@ -62,17 +67,26 @@ def replay(events: Iterable[AuditEvent]) -> Replayed:
             continue
         details = event.details
         if verb == BULK_VERB:
+            created = details.get("created")
+            if not isinstance(created, list) or not all(isinstance(record, dict) for record in created):
+                continue
             writes += 1
             key = KINDS[kind][0]
-            for record in details.get("created", []):
+            for record in created:
                 state[kind][record[key]] = dict(record)
             continue
         if event.resource is None:
             continue
-        writes += 1
         if verb != "deleted":
-            state[kind][event.resource] = dict(details["after"])
+            after = details.get("after")
+            if not isinstance(after, dict):
+                continue
+            writes += 1
+            state[kind][event.resource] = dict(after)
             continue
+        if not isinstance(details.get("before"), dict):
+            continue
+        writes += 1
         state[kind].pop(event.resource, None)
         when = details.get("cascaded_at")
         for field, role_ids in (("permissions", "removed_from_roles"), ("parent_roles", "removed_from_parents_of")):

@@ -13,6 +13,8 @@ Create Date: 2026-12-03
 Audit events already in the table (written before the chain existed) are
 numbered in (timestamp, log_id) order and linked into the chain here; each
 one's earlier provenance_hash is kept in details as ``legacy_provenance_hash``.
+The revision counter starts at the number of policy writes among them, so a
+database taken below 002 and back keeps a revision its trail agrees with.
 """
 
 from __future__ import annotations
@@ -78,10 +80,11 @@ def upgrade() -> None:
         sa.Column("key", sa.String(64), primary_key=True),
         sa.Column("value", sa.BigInteger(), nullable=False),
     )
-    op.execute("INSERT INTO greenlang_meta (key, value) VALUES ('revision', 0)")
-
     op.add_column("audit_logs", sa.Column("sequence", sa.BigInteger()))
-    head_sequence, head_hash = _adopt_legacy_events()
+    head_sequence, head_hash, policy_writes = _adopt_legacy_events()
+    op.execute(
+        sa.text("INSERT INTO greenlang_meta (key, value) VALUES ('revision', :writes)").bindparams(writes=policy_writes)
+    )
     op.execute(
         sa.text("INSERT INTO audit_chain_head (id, sequence, hash) VALUES (1, :sequence, :hash)").bindparams(
             sequence=head_sequence, hash=head_hash
@@ -91,8 +94,8 @@ def upgrade() -> None:
     op.create_index("idx_audit_sequence", "audit_logs", ["sequence"], unique=True)
 
 
-def _adopt_legacy_events() -> tuple[int, str]:
-    """Link events written before this revision into the chain; return the new head."""
+def _adopt_legacy_events() -> tuple[int, str, int]:
+    """Link events written before this revision into the chain; the new head and the policy writes among them."""
     from greenlang_pg.legacy import adopt_events
 
     return adopt_events(op.get_bind())
