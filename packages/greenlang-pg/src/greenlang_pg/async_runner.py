@@ -152,7 +152,7 @@ class AsyncRunner:
     def in_transaction(self) -> bool:
         return self._current() is not None
 
-    async def read(self, make_op: Callable[[], Op[T]], *, snapshot: bool = False) -> T:
+    async def read(self, make_op: Callable[[], Op[T]], *, snapshot: bool = False, retry: bool = True) -> T:
         transaction = self._current()
         if transaction is not None:
             try:
@@ -177,6 +177,10 @@ class AsyncRunner:
                 raise
             except Exception as exc:
                 fault = classify(exc)
+                if fault is not None and fault.connection_lost and not retry:
+                    unknown = commit_outcome_unknown(exc, self.server)
+                    if unknown is not None:
+                        raise unknown from exc
                 if fault is not None and fault.connection_lost:
                     await self._invalidate(raw)
                     if attempt == 1:

@@ -96,6 +96,12 @@ class PostgreSQLBackend:
             runner = self._runner
             if plan.mode == "write":
                 result = runner.write(plan.make)
+            elif plan.mode == "statement" and runner.in_transaction and plan.fallback is not None:
+                result = runner.write(plan.fallback.make)  # a savepoint keeps a failure from spoiling the block
+            elif plan.mode == "statement":
+                result = runner.read(plan.make, retry=False)
+                if result is None and plan.fallback is not None:
+                    result = runner.write(plan.fallback.make)
             elif plan.cached is not None and self._cache.enabled and not runner.in_transaction:
                 result = self._cached(plan, plan.cached)
             else:

@@ -94,6 +94,12 @@ class AsyncPostgreSQLBackend:
             runner = self._runner
             if plan.mode == "write":
                 result = await runner.write(plan.make)
+            elif plan.mode == "statement" and runner.in_transaction and plan.fallback is not None:
+                result = await runner.write(plan.fallback.make)  # a savepoint keeps a failure from spoiling the block
+            elif plan.mode == "statement":
+                result = await runner.read(plan.make, retry=False)
+                if result is None and plan.fallback is not None:
+                    result = await runner.write(plan.fallback.make)
             elif plan.cached is not None and self._cache.enabled and not runner.in_transaction:
                 result = await self._cached(plan, plan.cached)
             else:

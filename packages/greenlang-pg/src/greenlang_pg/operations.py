@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from greenlang.audit.bulk import BULK_VERB, chunks, details_json
-from greenlang.audit.chain import ChainHead, ChainReport, ChainWalk, link
+from greenlang.audit.chain import GENESIS_HASH, ChainHead, ChainReport, ChainWalk, link
 from greenlang.audit.events import AuditEvent
 from greenlang.auth.graph import check_parents
 from greenlang.auth.permissions import Permission
@@ -36,6 +36,7 @@ from greenlang_pg.protocol import Copy, Op, Rows, Run
 from greenlang_pg.rows import (
     ASSIGNMENTS,
     AUDIT_LOGS,
+    AUDIT_LOGS_TYPES,
     PERMISSIONS,
     POLICIES,
     ROLES,
@@ -54,6 +55,13 @@ _COPY_AT = 16
 """Batches at least this long are loaded with COPY; shorter ones with INSERT, which needs no setup."""
 
 _VERIFY_PAGE = 2000
+_TYPED = ", ".join(f"${i}::{sql_type}" for i, sql_type in enumerate(AUDIT_LOGS_TYPES, start=1))
+_N = len(AUDIT_LOGS_TYPES)
+_APPEND_AFTER = (
+    f"WITH moved AS (UPDATE audit_chain_head SET sequence = ${_N + 1}, hash = ${_N + 2} "
+    f"WHERE id = 1 AND sequence = ${_N + 3} AND hash = ${_N + 4} RETURNING 1) "
+    f"INSERT INTO audit_logs ({', '.join(AUDIT_LOGS.columns)}) SELECT {_TYPED} FROM moved"
+)
 REVISION_KEY = ("greenlang_meta", "revision")
 """The revision's place in the read cache; every policy write invalidates it."""
 
@@ -183,6 +191,28 @@ class Operations:
                 "UPDATE audit_chain_head SET sequence = $1, hash = $2 WHERE id = 1", (current.sequence, current.hash)
             )
         return linked
+
+    def append_after(self, event: AuditEvent, guess: ChainHead | None) -> Op[AuditEvent | None]:
+        """Store ``event`` linked after ``guess`` in one statement, if ``guess`` is still the stored head.
+
+        The head row's UPDATE matches only the guessed sequence and hash and
+        the INSERT happens only if it did, so a stale guess stores nothing (the
+        answer is ``None``) and can never link an event to the wrong place.
+        Concurrent writers wait on the head row's lock, then see it moved.
+        """
+        linked = link(event, guess)
+        values = AUDIT_LOGS.encode(linked)
+        count = yield Run(
+            _APPEND_AFTER,
+            (
+                *values,
+                linked.sequence,
+                linked.provenance_hash,
+                guess.sequence if guess else 0,
+                guess.hash if guess else GENESIS_HASH,
+            ),
+        )
+        return linked if count == 1 else None
 
     def verify(self) -> Op[ChainReport]:
         """Walk the whole trail against the stored head, a page at a time; run it in one snapshot."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
+from greenlang.audit.chain import ChainHead
 from greenlang.audit.events import AuditEvent
 from greenlang.auth.backends.base import StoredPolicyState
 from greenlang.auth.backends.sqlite_records import check_page, given_filters
@@ -34,14 +35,17 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Plan(Generic[T]):
-    """``mode``: ``read`` (one statement at a time), ``snapshot`` (one consistent view) or ``write``.
+    """``mode``: ``read`` (one statement at a time), ``snapshot`` (one consistent view), ``write`` (a
+    transaction), or ``statement`` (one self-contained write statement, not retried if the connection drops).
 
     ``cached`` names a read-cache entry the result may come from and be kept in.
     """
 
-    mode: Literal["read", "snapshot", "write"]
+    mode: Literal["read", "snapshot", "write", "statement"]
     make: Callable[..., Op[T]]
     cached: tuple[str, str] | None = None
+    fallback: Plan[T] | None = None
+    """Run when this plan answers ``None``: an optimistic attempt's careful second try."""
 
 
 class Plans:
@@ -51,6 +55,8 @@ class Plans:
         self.clock = clock
         self.ops = Operations(clock)
         self.state: StoredPolicyState | None = None
+        self.head_seen: ChainHead | None = None
+        """The chain head after this object's last append: the guess the next single append links to."""
 
     # helpers ------------------------------------------------------------------
     def incoming(self, table: Table[M], data: M | Mapping[str, Any], what: str | None = None) -> M:
@@ -166,8 +172,18 @@ class Plans:
 
     # audit ------------------------------------------------------------------------
     def append(self, data: AuditEvent | Mapping[str, Any]) -> Plan[list[AuditEvent]]:
+        """One statement that links to the head this object last saw; if another writer moved it, the careful way."""
         event = self.incoming(AUDIT_LOGS, data)
-        return Plan("write", lambda touched: self._append([event]))
+        careful: Plan[list[AuditEvent]] = Plan("write", lambda touched: self._append([event]))
+
+        def optimistic() -> Op[list[AuditEvent] | None]:
+            linked = yield from self.ops.append_after(event, self.head_seen)
+            if linked is None:
+                return None
+            self.head_seen = ChainHead(linked.sequence or 0, linked.provenance_hash or "")
+            return [linked]
+
+        return Plan("statement", optimistic, fallback=careful)  # type: ignore[arg-type]
 
     def append_many(self, items: Sequence[AuditEvent | Mapping[str, Any]]) -> Plan[list[AuditEvent]]:
         if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
@@ -178,7 +194,9 @@ class Plans:
     def _append(self, events: list[AuditEvent]) -> Op[list[AuditEvent]]:
         if not events:
             return []
-        return (yield from self.ops.append(events))
+        linked = yield from self.ops.append(events)
+        self.head_seen = ChainHead(linked[-1].sequence or 0, linked[-1].provenance_hash or "")
+        return linked
 
     def read_events(self, after_sequence: int, limit: int | None) -> Plan[list[AuditEvent]]:
         check_page(limit, after_sequence, "after_sequence")

@@ -13,6 +13,7 @@ Rows written by other tools with the seed's NULLs read as the model's defaults.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +31,17 @@ from greenlang.errors import StoreError
 from greenlang.model import Record
 from greenlang.validation import describe
 
-__all__ = ["Table", "PERMISSIONS", "ROLES", "POLICIES", "ASSIGNMENTS", "AUDIT_LOGS", "json_text", "parse_json"]
+__all__ = [
+    "Table",
+    "PERMISSIONS",
+    "ROLES",
+    "POLICIES",
+    "ASSIGNMENTS",
+    "AUDIT_LOGS",
+    "AUDIT_LOGS_TYPES",
+    "json_text",
+    "parse_json",
+]
 
 M = TypeVar("M", bound=Record)
 
@@ -224,3 +235,21 @@ ASSIGNMENTS = _table(
 AUDIT_LOGS = _table(
     "audit_logs", "log_id", AuditEvent, "audit", "audit event", ("details",), {"details": "{}"}, "sequence"
 )
+
+
+def _column_types(table_name: str, columns: Sequence[str]) -> tuple[str, ...]:
+    """Each column's SQL type as the models declare it, for statements whose parameters need explicit casts."""
+    from sqlalchemy.dialects import postgresql
+
+    from greenlang_pg.models import Base
+
+    table = Base.metadata.tables[table_name]
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    # No length: an explicit cast to VARCHAR(n) would cut a value short; the column's own check refuses it.
+    return tuple(
+        re.sub(r"^VARCHAR\(\d+\)$", "VARCHAR", table.columns[column].type.compile(dialect=dialect))
+        for column in columns
+    )
+
+
+AUDIT_LOGS_TYPES = _column_types(AUDIT_LOGS.name, AUDIT_LOGS.columns)

@@ -148,7 +148,7 @@ class SyncRunner:
         return self._transaction.get() is not None
 
     # reads ----------------------------------------------------------------------
-    def read(self, make_op: Callable[[], Op[T]], *, snapshot: bool = False) -> T:
+    def read(self, make_op: Callable[[], Op[T]], *, snapshot: bool = False, retry: bool = True) -> T:
         """Run a read; outside a transaction, a connection found dead is replaced and the read retried once."""
         transaction = self._transaction.get()
         if transaction is not None:
@@ -173,6 +173,10 @@ class SyncRunner:
                 raise
             except Exception as exc:
                 fault = classify(exc)
+                if fault is not None and fault.connection_lost and not retry:
+                    unknown = commit_outcome_unknown(exc, self.server)
+                    if unknown is not None:
+                        raise unknown from exc
                 if fault is not None and fault.connection_lost:
                     if raw.is_valid:
                         raw.invalidate()
