@@ -14,15 +14,14 @@ from typing import Any, Generic, Literal, TypeVar
 
 from greenlang.audit.chain import ChainHead
 from greenlang.audit.events import AuditEvent
+from greenlang.auth.backends.arguments import check_page, given_filters, incoming
 from greenlang.auth.backends.base import StoredPolicyState
-from greenlang.auth.backends.sqlite_records import check_page, given_filters
 from greenlang.auth.permissions import Permission, PermissionEffect
 from greenlang.auth.policies import Policy
 from greenlang.auth.roles import RoleAssignment
 from greenlang.errors import InputError
 from greenlang.model import Record
 from greenlang.timeutil import isoformat
-from greenlang.validation import parse
 from greenlang_pg.operations import REVISION_KEY, Operations, Touched
 from greenlang_pg.protocol import Op, Rows
 from greenlang_pg.rows import ASSIGNMENTS, AUDIT_LOGS, PERMISSIONS, POLICIES, ROLES, Table, naive_utc
@@ -60,16 +59,7 @@ class Plans:
 
     # helpers ------------------------------------------------------------------
     def incoming(self, table: Table[M], data: M | Mapping[str, Any], what: str | None = None) -> M:
-        if isinstance(data, Mapping):
-            stamp = "timestamp" if table is AUDIT_LOGS else "created_at"
-            if stamp not in data:
-                data = {**data, stamp: self.clock()}
-        elif not isinstance(data, table.model):
-            raise InputError(
-                f"{what or table.what} must be a {table.model.__name__} or a mapping of its fields, "
-                f"not {type(data).__name__}"
-            )
-        return parse(table.model, data, what or table.what)
+        return incoming(table.model, data, self.clock, what or table.what)
 
     def incoming_many(self, table: Table[M], items: Sequence[M | Mapping[str, Any]], noun: str) -> list[M]:
         if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):

@@ -12,56 +12,25 @@ from typing import Any, TypeVar
 
 from greenlang.audit.bulk import BULK_VERB, chunks
 from greenlang.auth.backends import sqlite_links
-from greenlang.auth.backends.sqlite_rows import ASSIGNMENTS, AUDIT_LOGS, PERMISSIONS, ROLES, Table
+from greenlang.auth.backends.arguments import check_page, given_filters, incoming
+from greenlang.auth.backends.sqlite_rows import ASSIGNMENTS, PERMISSIONS, ROLES, Table
 from greenlang.auth.backends.sqlite_store import SQLiteStore
 from greenlang.auth.policies import Policy
 from greenlang.auth.roles import Role, RoleAssignment
 from greenlang.errors import DuplicateError, InputError, NotFoundError
 from greenlang.model import Record
 from greenlang.timeutil import isoformat
-from greenlang.validation import parse
 
-__all__ = ["SQLiteRecords", "check_page", "given_filters"]
+__all__ = ["SQLiteRecords"]
 
 M = TypeVar("M", bound=Record)
-
-
-def check_page(limit: int | None, offset: int, offset_name: str = "offset") -> None:
-    """Refuse negative or non-integer paging, which SQLite would read as 'no limit'."""
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise InputError(f"limit must be a non-negative integer or None, got {limit!r}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InputError(f"{offset_name} must be a non-negative integer, got {offset!r}")
-
-
-def given_filters(**values: str | None) -> dict[str, str]:
-    """The filters that were given; an empty string is refused rather than read as 'everything'."""
-    given = {}
-    for name, value in values.items():
-        if value is None:
-            continue
-        if not isinstance(value, str) or not value.strip():
-            raise InputError(f"filter {name} must be a non-empty string, or None to not filter on it; got {value!r}")
-        if "\x00" in value:
-            raise InputError(f"filter {name} contains a NUL character (U+0000), which no stored value holds; remove it")
-        given[name] = value
-    return given
 
 
 class SQLiteRecords(SQLiteStore):
     """The generic create/update/delete/list machinery under ``SQLiteBackend``."""
 
     def _incoming(self, table: Table[M], data: M | Mapping[str, Any], what: str | None = None) -> M:
-        if isinstance(data, Mapping):
-            stamp = "timestamp" if table is AUDIT_LOGS else "created_at"
-            if stamp not in data:
-                data = {**data, stamp: self._clock()}
-        elif not isinstance(data, table.model):
-            raise InputError(
-                f"{what or table.what} must be a {table.model.__name__} or a mapping of its fields, "
-                f"not {type(data).__name__}"
-            )
-        return parse(table.model, data, what or table.what)
+        return incoming(table.model, data, self._clock, what or table.what)
 
     def _insert(self, conn: sqlite3.Connection, table: Table[M], record: M) -> None:
         table.insert(conn, record)

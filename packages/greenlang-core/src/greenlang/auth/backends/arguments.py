@@ -1,0 +1,49 @@
+"""Argument checks every store makes the same way, before it touches its database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+from greenlang.audit.events import AuditEvent
+from greenlang.errors import InputError
+from greenlang.model import Record
+from greenlang.validation import parse
+
+__all__ = ["check_page", "given_filters", "incoming"]
+
+M = TypeVar("M", bound=Record)
+
+
+def check_page(limit: int | None, offset: int, offset_name: str = "offset") -> None:
+    """Refuse negative or non-integer paging, which SQLite would read as 'no limit'."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise InputError(f"limit must be a non-negative integer or None, got {limit!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InputError(f"{offset_name} must be a non-negative integer, got {offset!r}")
+
+
+def given_filters(**values: str | None) -> dict[str, str]:
+    """The filters that were given; an empty string is refused rather than read as 'everything'."""
+    given = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"filter {name} must be a non-empty string, or None to not filter on it; got {value!r}")
+        if "\x00" in value:
+            raise InputError(f"filter {name} contains a NUL character (U+0000), which no stored value holds; remove it")
+        given[name] = value
+    return given
+
+
+def incoming(model: type[M], data: M | Mapping[str, Any], clock: Callable[[], datetime], what: str) -> M:
+    """``data`` as a validated ``model``; a mapping without a creation time is stamped with ``clock``."""
+    if isinstance(data, Mapping):
+        stamp = "timestamp" if model is AuditEvent else "created_at"
+        if stamp not in data:
+            data = {**data, stamp: clock()}
+    elif not isinstance(data, model):
+        raise InputError(f"{what} must be a {model.__name__} or a mapping of its fields, not {type(data).__name__}")
+    return parse(model, data, what)
