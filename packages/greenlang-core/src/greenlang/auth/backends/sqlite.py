@@ -16,9 +16,9 @@ from typing import Any
 from greenlang.audit.chain import ChainHead, ChainReport
 from greenlang.audit.events import AuditEvent
 from greenlang.auth.backends import sqlite_trail
+from greenlang.auth.backends.arguments import check_page, given_filters
 from greenlang.auth.backends.base import StoredPolicyState
 from greenlang.auth.backends.sqlite_async import AsyncSQLiteBackend
-from greenlang.auth.backends.arguments import check_page, given_filters
 from greenlang.auth.backends.sqlite_records import SQLiteRecords
 from greenlang.auth.backends.sqlite_rows import ASSIGNMENTS, AUDIT_LOGS, PERMISSIONS, POLICIES, ROLES
 from greenlang.auth.backends.sqlite_store import operation

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from greenlang.audit.bulk import BULK_VERB, chunks
 from greenlang.auth.backends import sqlite_links
-from greenlang.auth.backends.arguments import check_page, given_filters, incoming
+from greenlang.auth.backends.arguments import check_page, incoming
 from greenlang.auth.backends.sqlite_rows import ASSIGNMENTS, PERMISSIONS, ROLES, Table
 from greenlang.auth.backends.sqlite_store import SQLiteStore
 from greenlang.auth.policies import Policy
