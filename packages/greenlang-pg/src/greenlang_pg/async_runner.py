@@ -10,43 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
-from greenlang.errors import GreenlangError, StoreError
+from greenlang.errors import GreenlangError
 from greenlang_pg.cache import CHANNEL, ReadCache, decode_changes, encode_changes
-from greenlang_pg.faults import cannot_connect, classify, commit_outcome_unknown, translate
+from greenlang_pg.faults import cannot_connect, classify, commit_outcome_unknown
 from greenlang_pg.operations import Touched
 from greenlang_pg.protocol import Copy, Op, Request, Rows, log_request
+from greenlang_pg.runner_base import SNAPSHOT, RunnerBase, Transaction, driver_of
 
 __all__ = ["AsyncRunner", "AsyncListener"]
 
 T = TypeVar("T")
-
-
-def _driver(raw: PoolProxiedConnection) -> Any:
-    """The psycopg or asyncpg connection inside a pooled one (typed ``Any``: the two drivers differ)."""
-    return raw.driver_connection
-
-
-_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-
-
-@dataclass
-class _Transaction:
-    raw: PoolProxiedConnection
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    depth: int = 0
-    open: bool = True
-    touched: Touched = field(default_factory=set)
 
 
 async def _execute(driver: Any, request: Request) -> Any:
@@ -72,73 +54,64 @@ async def _drive(driver: Any, op: Op[T]) -> T:
         op.close()
 
 
-class AsyncRunner:
-    """Runs operations on the event loop; ``server`` (password masked) names the database in messages."""
+class AsyncRunner(RunnerBase):
+    """Runs operations with asyncpg; see ``RunnerBase`` for the held connections and the connection limit."""
 
-    def __init__(
-        self, engine: AsyncEngine, server: str, cache: ReadCache, *, keep: int = 0, recycle: float = -1
-    ) -> None:
-        """``keep``: idle connections to hold between operations (0 returns each to the pool).
-
-        ``recycle``: seconds after which a held connection goes back to the pool, which renews it.
-        """
+    def __init__(self, engine: AsyncEngine, server: str, cache: ReadCache, **limits: Any) -> None:
+        super().__init__(server, **limits)
         self.engine = engine
-        self.server = server
         self.cache = cache
-        self._transaction: ContextVar[_Transaction | None] = ContextVar(f"greenlang_pg_atx_{id(self)}", default=None)
-        self._closed = False
-        self._idle: list[PoolProxiedConnection] = []
-        self._keep = keep
-        self._recycle = recycle
+        self._transaction: ContextVar[Transaction | None] = ContextVar(f"greenlang_pg_atx_{id(self)}", default=None)
+        self._slots = asyncio.Semaphore(self._capacity)
 
-    def _due_for_recycling(self, raw: PoolProxiedConnection) -> bool:
-        if self._recycle < 0:
-            return False
-        born: float = raw.info.setdefault("greenlang_held_since", time.monotonic())
-        return time.monotonic() - born > self._recycle
-
-    def _fail(self, exc: BaseException) -> BaseException:
-        fault = classify(exc)
-        return exc if fault is None else translate(fault, self.server)
-
-    def _current(self) -> _Transaction | None:
+    def _current(self) -> Transaction | None:
         transaction = self._transaction.get()
         return transaction if transaction is not None and transaction.open else None
 
+    # connections ------------------------------------------------------------------
     async def _checkout(self) -> PoolProxiedConnection:
-        if self._closed:
-            raise StoreError(f"the PostgreSQL store at {self.server} is closed; open a new backend to use it")
+        self._check_open()
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self._timeout)
+        except TimeoutError:
+            raise self._busy() from None
         if self._idle:
             return self._idle.pop()
         try:
             return await self.engine.raw_connection()
-        except Exception as exc:
+        except BaseException as exc:
+            self._slots.release()
             raise cannot_connect(exc, self.server) from exc
 
     async def _release(self, raw: PoolProxiedConnection) -> None:
-        """Keep a healthy connection for the next operation; SQLAlchemy's asyncio pool costs ~100 µs a round."""
-        if (
-            not self._closed
-            and raw.is_valid
-            and len(self._idle) < self._keep
-            and not self._due_for_recycling(raw)
-            and not _driver(raw).is_in_transaction()
-        ):
-            self._idle.append(raw)
-            return
-        await greenlet_spawn(raw.close)
+        """Every checkout ends here exactly once: the connection is held for the next operation or returned."""
+        try:
+            if self._keepable(raw) and not driver_of(raw).is_in_transaction():
+                self._idle.append(raw)
+            else:
+                await greenlet_spawn(raw.close)
+        finally:
+            self._slots.release()
 
     @staticmethod
     async def _invalidate(raw: PoolProxiedConnection) -> None:
         if raw.is_valid:  # not thrown away already by an earlier failure on this connection
             await greenlet_spawn(raw.invalidate)
 
+    async def _finish(self, raw: PoolProxiedConnection, statement: str) -> None:
+        if not raw.is_valid:
+            return
+        try:
+            await driver_of(raw).execute(statement)
+        except Exception:
+            await self._invalidate(raw)
+
     async def _begin(self) -> PoolProxiedConnection:
         """A connection inside ``BEGIN``; one found dead before anything ran is replaced once."""
         for attempt in (1, 2):
             raw = await self._checkout()
             try:
-                await _driver(raw).execute("BEGIN")
+                await driver_of(raw).execute("BEGIN")
                 return raw
             except Exception as exc:
                 fault = classify(exc)
@@ -152,23 +125,25 @@ class AsyncRunner:
     def in_transaction(self) -> bool:
         return self._current() is not None
 
+    # reads ----------------------------------------------------------------------
     async def read(self, make_op: Callable[[], Op[T]], *, snapshot: bool = False, retry: bool = True) -> T:
+        """As ``SyncRunner.read``; inside a transaction, one task at a time uses its connection."""
         transaction = self._current()
         if transaction is not None:
             try:
                 async with transaction.lock:
-                    return await _drive(_driver(transaction.raw), make_op())
+                    return await _drive(driver_of(transaction.raw), make_op())
             except GreenlangError:
                 raise
             except Exception as exc:
                 raise self._fail(exc) from exc
         for attempt in (1, 2):
             raw = await self._checkout()
-            driver = _driver(raw)
+            driver = driver_of(raw)
             try:
                 if not snapshot:
                     return await _drive(driver, make_op())
-                await driver.execute(_SNAPSHOT)
+                await driver.execute(SNAPSHOT)
                 try:
                     return await _drive(driver, make_op())
                 finally:
@@ -177,33 +152,55 @@ class AsyncRunner:
                 raise
             except Exception as exc:
                 fault = classify(exc)
-                if fault is not None and fault.connection_lost and not retry:
-                    unknown = commit_outcome_unknown(exc, self.server)
-                    if unknown is not None:
-                        raise unknown from exc
-                if fault is not None and fault.connection_lost:
-                    await self._invalidate(raw)
-                    if attempt == 1:
-                        continue
-                raise self._fail(exc) from exc
+                if fault is None or not fault.connection_lost:
+                    raise self._fail(exc) from exc
+                await self._invalidate(raw)
+                if not retry:
+                    raise commit_outcome_unknown(exc, self.server, "writing") or self._fail(exc) from exc
+                if attempt == 2:
+                    raise self._fail(exc) from exc
             finally:
                 await self._release(raw)
         raise AssertionError("unreachable")
 
+    # writes ----------------------------------------------------------------------
     async def write(self, make_op: Callable[[Touched], Op[T]]) -> T:
-        async with self.atomic() as transaction, transaction.lock:
-            return await _drive(_driver(transaction.raw), make_op(transaction.touched))
+        """A write in its own transaction, or inside the current one as a savepoint held under the lock.
+
+        Holding the lock from ``SAVEPOINT`` to ``RELEASE`` keeps writes from
+        concurrent tasks in one block from interleaving their savepoints.
+        """
+        transaction = self._current()
+        if transaction is None:
+            async with self.atomic() as transaction, transaction.lock:
+                return await _drive(driver_of(transaction.raw), make_op(transaction.touched))
+        async with transaction.lock:
+            driver = driver_of(transaction.raw)
+            name = transaction.push_savepoint()
+            try:
+                await driver.execute(f"SAVEPOINT {name}")
+                result = await _drive(driver, make_op(transaction.touched))
+                transaction.pop_savepoint(name)
+                await driver.execute(f"RELEASE SAVEPOINT {name}")
+                return result
+            except BaseException as exc:
+                await self._finish(transaction.raw, f"ROLLBACK TO SAVEPOINT {name}")
+                if name in transaction.savepoints:
+                    transaction.savepoints.remove(name)
+                if isinstance(exc, GreenlangError) or classify(exc) is None:
+                    raise
+                raise self._fail(exc) from exc
 
     @asynccontextmanager
-    async def atomic(self) -> AsyncIterator[_Transaction]:
+    async def atomic(self) -> AsyncIterator[Transaction]:
         transaction = self._current()
         if transaction is not None:
             async with self._savepoint(transaction):
                 yield transaction
             return
         raw = await self._begin()
-        transaction = _Transaction(raw)
-        driver = _driver(raw)
+        transaction = Transaction(raw, lock=asyncio.Lock())
+        driver = driver_of(raw)
         token = self._transaction.set(transaction)
         try:
             yield transaction
@@ -232,32 +229,25 @@ class AsyncRunner:
             self.cache.invalidate(transaction.touched)
 
     @asynccontextmanager
-    async def _savepoint(self, transaction: _Transaction) -> AsyncIterator[None]:
-        driver = _driver(transaction.raw)
-        transaction.depth += 1
-        name = f"greenlang_{transaction.depth}"
+    async def _savepoint(self, transaction: Transaction) -> AsyncIterator[None]:
+        """A nested ``atomic()`` block: the savepoint opens and closes under the lock, its body runs without it."""
+        driver = driver_of(transaction.raw)
+        async with transaction.lock:
+            name = transaction.push_savepoint()
+            await driver.execute(f"SAVEPOINT {name}")
         try:
-            async with transaction.lock:
-                await driver.execute(f"SAVEPOINT {name}")
             yield
             async with transaction.lock:
+                transaction.pop_savepoint(name)
                 await driver.execute(f"RELEASE SAVEPOINT {name}")
         except BaseException as exc:
             async with transaction.lock:
                 await self._finish(transaction.raw, f"ROLLBACK TO SAVEPOINT {name}")
+                if name in transaction.savepoints:
+                    transaction.savepoints.remove(name)
             if isinstance(exc, GreenlangError) or classify(exc) is None:
                 raise
             raise self._fail(exc) from exc
-        finally:
-            transaction.depth -= 1
-
-    async def _finish(self, raw: PoolProxiedConnection, statement: str) -> None:
-        if not raw.is_valid:
-            return
-        try:
-            await _driver(raw).execute(statement)
-        except Exception:
-            await self._invalidate(raw)
 
     async def close(self) -> None:
         self._closed = True
@@ -286,7 +276,7 @@ class AsyncListener:
     async def _connect(self) -> bool:
         try:
             raw = await self._engine.raw_connection()
-            driver = _driver(raw)
+            driver = driver_of(raw)
             await greenlet_spawn(raw.detach)
             await driver.add_listener(CHANNEL, self._on_notify)
             driver.add_termination_listener(self._on_terminate)

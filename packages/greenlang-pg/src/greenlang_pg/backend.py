@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from greenlang.audit.chain import ChainHead, ChainReport
 from greenlang.audit.events import AuditEvent
@@ -22,6 +22,7 @@ from greenlang.timeutil import Clock, utcnow
 from greenlang_pg.cache import MISSING, ReadCache
 from greenlang_pg.config import DatabaseConfig
 from greenlang_pg.engines import sync_engine
+from greenlang_pg.faults import OutcomeUnknown
 from greenlang_pg.plans import Plan, Plans, StoredPolicyState
 from greenlang_pg.rows import ASSIGNMENTS, PERMISSIONS, POLICIES, ROLES
 from greenlang_pg.schema import check_schema
@@ -41,6 +42,19 @@ def resolve_config(config: DatabaseConfig | None, options: Mapping[str, Any]) ->
             return config.model_copy(update=dict(options))
         return config
     return DatabaseConfig.from_env(**options)
+
+
+def runner_limits(config: DatabaseConfig) -> dict[str, Any]:
+    """How many connections a runner holds idle and lets operations use at once, from the pool settings.
+
+    With ``pool_pre_ping`` none is held, so every operation's checkout is pinged as asked.
+    """
+    return {
+        "keep": 0 if config.pool_pre_ping else config.pool_size,
+        "recycle": config.pool_recycle,
+        "capacity": config.pool_size + config.max_overflow,
+        "timeout": config.pool_timeout,
+    }
 
 
 class PostgreSQLBackend:
@@ -64,8 +78,7 @@ class PostgreSQLBackend:
         self._server = self.config.describe()
         self._engine = sync_engine(self.config)
         self._cache = ReadCache(cache_ttl)
-        keep = 0 if self.config.pool_pre_ping else self.config.pool_size
-        self._runner = SyncRunner(self._engine, self._server, self._cache, keep=keep, recycle=self.config.pool_recycle)
+        self._runner = SyncRunner(self._engine, self._server, self._cache, **runner_limits(self.config))
         self._plans = Plans(clock)
         self._lock = threading.Lock()
         self._operations = 0
@@ -99,9 +112,7 @@ class PostgreSQLBackend:
             elif plan.mode == "statement" and runner.in_transaction and plan.fallback is not None:
                 result = runner.write(plan.fallback.make)  # a savepoint keeps a failure from spoiling the block
             elif plan.mode == "statement":
-                result = runner.read(plan.make, retry=False)
-                if result is None and plan.fallback is not None:
-                    result = runner.write(plan.fallback.make)
+                result = self._statement(plan)
             elif plan.cached is not None and self._cache.enabled and not runner.in_transaction:
                 result = self._cached(plan, plan.cached)
             else:
@@ -112,6 +123,20 @@ class PostgreSQLBackend:
             with self._lock:
                 self._operations += 1
                 self._errors += failed
+
+    def _statement(self, plan: Plan[T]) -> T:
+        """An optimistic self-committing statement; if its connection dropped, find out whether it took effect."""
+        runner = self._runner
+        outcome: T | None
+        try:
+            outcome = runner.read(plan.make, retry=False)
+        except OutcomeUnknown:
+            if plan.recover is None:
+                raise
+            outcome = runner.read(plan.recover)
+        if outcome is None and plan.fallback is not None:
+            return runner.write(plan.fallback.make)
+        return cast(T, outcome)
 
     def _cached(self, plan: Plan[T], key: tuple[str, str]) -> T:
         value = self._cache.get(*key)

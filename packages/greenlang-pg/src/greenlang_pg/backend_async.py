@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from greenlang.audit.chain import ChainHead, ChainReport
 from greenlang.audit.events import AuditEvent
@@ -20,10 +20,11 @@ from greenlang.auth.roles import Role, RoleAssignment
 from greenlang.errors import StoreError
 from greenlang.timeutil import Clock, utcnow
 from greenlang_pg.async_runner import AsyncListener, AsyncRunner
-from greenlang_pg.backend import resolve_config
+from greenlang_pg.backend import resolve_config, runner_limits
 from greenlang_pg.cache import MISSING, ReadCache
 from greenlang_pg.config import DatabaseConfig
 from greenlang_pg.engines import async_engine
+from greenlang_pg.faults import OutcomeUnknown
 from greenlang_pg.plans import Plan, Plans, StoredPolicyState
 from greenlang_pg.rows import ASSIGNMENTS, PERMISSIONS, POLICIES, ROLES
 from greenlang_pg.schema import check_schema
@@ -50,8 +51,7 @@ class AsyncPostgreSQLBackend:
         self._server = self.config.describe()
         self._engine = async_engine(self.config)
         self._cache = ReadCache(cache_ttl)
-        keep = 0 if self.config.pool_pre_ping else self.config.pool_size
-        self._runner = AsyncRunner(self._engine, self._server, self._cache, keep=keep, recycle=self.config.pool_recycle)
+        self._runner = AsyncRunner(self._engine, self._server, self._cache, **runner_limits(self.config))
         self._plans = Plans(clock)
         self._operations = 0
         self._errors = 0
@@ -97,9 +97,7 @@ class AsyncPostgreSQLBackend:
             elif plan.mode == "statement" and runner.in_transaction and plan.fallback is not None:
                 result = await runner.write(plan.fallback.make)  # a savepoint keeps a failure from spoiling the block
             elif plan.mode == "statement":
-                result = await runner.read(plan.make, retry=False)
-                if result is None and plan.fallback is not None:
-                    result = await runner.write(plan.fallback.make)
+                result = await self._statement(plan)
             elif plan.cached is not None and self._cache.enabled and not runner.in_transaction:
                 result = await self._cached(plan, plan.cached)
             else:
@@ -109,6 +107,20 @@ class AsyncPostgreSQLBackend:
         finally:
             self._operations += 1
             self._errors += failed
+
+    async def _statement(self, plan: Plan[T]) -> T:
+        """An optimistic self-committing statement; if its connection dropped, find out whether it took effect."""
+        runner = self._runner
+        outcome: T | None
+        try:
+            outcome = await runner.read(plan.make, retry=False)
+        except OutcomeUnknown:
+            if plan.recover is None:
+                raise
+            outcome = await runner.read(plan.recover)
+        if outcome is None and plan.fallback is not None:
+            return await runner.write(plan.fallback.make)
+        return cast(T, outcome)
 
     async def _cached(self, plan: Plan[T], key: tuple[str, str]) -> T:
         value = self._cache.get(*key)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from greenlang.errors import ConflictError, DuplicateError, GreenlangError, InputError, StoreError
 
-__all__ = ["Fault", "classify", "translate", "commit_outcome_unknown", "cannot_connect"]
+__all__ = ["Fault", "OutcomeUnknown", "classify", "translate", "commit_outcome_unknown", "cannot_connect"]
 
 _LOST_PREFIXES = ("08", "57P")
 """Connection exceptions and operator intervention (``pg_terminate_backend``, shutdown)."""
@@ -87,13 +87,17 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def commit_outcome_unknown(exc: BaseException, server: str) -> GreenlangError | None:
-    """The error for a connection lost while ``COMMIT`` was in flight: the server may have committed."""
+class OutcomeUnknown(StoreError):
+    """The connection dropped while a write was committing: the server may have stored it, or not."""
+
+
+def commit_outcome_unknown(exc: BaseException, server: str, doing: str = "committing") -> OutcomeUnknown | None:
+    """The error for a connection lost while a commit (or a self-committing statement) was in flight."""
     fault = classify(exc)
     if fault is None or not fault.connection_lost:
         return None
-    return StoreError(
-        f"lost the connection to {server} while committing ({fault.message}); the change may or may not have "
+    return OutcomeUnknown(
+        f"lost the connection to {server} while {doing} ({fault.message}); the change may or may not have "
         "been stored, so check before retrying it"
     )
 

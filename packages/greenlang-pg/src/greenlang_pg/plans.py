@@ -45,6 +45,9 @@ class Plan(Generic[T]):
     cached: tuple[str, str] | None = None
     fallback: Plan[T] | None = None
     """Run when this plan answers ``None``: an optimistic attempt's careful second try."""
+    recover: Callable[[], Op[T | None]] | None = None
+    """For a ``statement`` whose connection dropped mid-flight: finds out whether it took effect (its
+    result) or not (``None``, and the fallback runs)."""
 
 
 class Plans:
@@ -173,7 +176,12 @@ class Plans:
             self.head_seen = ChainHead(linked.sequence or 0, linked.provenance_hash or "")
             return [linked]
 
-        return Plan("statement", optimistic, fallback=careful)  # type: ignore[arg-type]
+        def stored() -> Op[list[AuditEvent] | None]:
+            self.head_seen = None
+            found = yield from self.ops.get(AUDIT_LOGS, event.log_id)
+            return None if found is None else [found]
+
+        return Plan("statement", optimistic, fallback=careful, recover=stored)  # type: ignore[arg-type]
 
     def append_many(self, items: Sequence[AuditEvent | Mapping[str, Any]]) -> Plan[list[AuditEvent]]:
         if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):

@@ -10,41 +10,25 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
-from greenlang.errors import GreenlangError, StoreError
+from greenlang.errors import GreenlangError
 from greenlang_pg.cache import CHANNEL, ReadCache, decode_changes, encode_changes
-from greenlang_pg.faults import cannot_connect, classify, commit_outcome_unknown, translate
+from greenlang_pg.faults import cannot_connect, classify, commit_outcome_unknown
 from greenlang_pg.operations import Touched
 from greenlang_pg.protocol import Copy, Op, Request, Rows, log_request, psycopg_sql
+from greenlang_pg.runner_base import SNAPSHOT, RunnerBase, Transaction, driver_of
 
 __all__ = ["SyncRunner", "SyncListener"]
 
 T = TypeVar("T")
-
-
-def _driver(raw: PoolProxiedConnection) -> Any:
-    """The psycopg or asyncpg connection inside a pooled one (typed ``Any``: the two drivers differ)."""
-    return raw.driver_connection
-
-
-_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-
-
-@dataclass
-class _Transaction:
-    raw: PoolProxiedConnection
-    depth: int = 0
-    touched: Touched = field(default_factory=set)
 
 
 def _execute(driver: Any, request: Request) -> Any:
@@ -76,69 +60,60 @@ def _drive(driver: Any, op: Op[T]) -> T:
         op.close()
 
 
-class SyncRunner:
-    """Runs operations; ``server`` (password masked) names the database in messages."""
+class SyncRunner(RunnerBase):
+    """Runs operations with psycopg; see ``RunnerBase`` for the held connections and the connection limit."""
 
-    def __init__(self, engine: Engine, server: str, cache: ReadCache, *, keep: int = 0, recycle: float = -1) -> None:
-        """``keep``: idle connections to hold between operations (0 returns each to the pool).
-
-        ``recycle``: seconds after which a held connection goes back to the pool, which renews it.
-        """
+    def __init__(self, engine: Engine, server: str, cache: ReadCache, **limits: Any) -> None:
+        super().__init__(server, **limits)
         self.engine = engine
-        self.server = server
         self.cache = cache
-        self._transaction: ContextVar[_Transaction | None] = ContextVar(f"greenlang_pg_tx_{id(self)}", default=None)
-        self._closed = False
-        self._idle: list[PoolProxiedConnection] = []
-        self._keep = keep
-        self._recycle = recycle
+        self._transaction: ContextVar[Transaction | None] = ContextVar(f"greenlang_pg_tx_{id(self)}", default=None)
+        self._slots = threading.BoundedSemaphore(self._capacity)
 
-    def _release(self, raw: PoolProxiedConnection) -> None:
-        """Keep a healthy connection for the next operation; a pool round trip costs more than the query."""
-        if (
-            not self._closed
-            and raw.is_valid
-            and len(self._idle) < self._keep
-            and not self._due_for_recycling(raw)
-            and _driver(raw).info.transaction_status == TransactionStatus.IDLE
-        ):
-            self._idle.append(raw)
-            return
-        raw.close()
-
-    def _due_for_recycling(self, raw: PoolProxiedConnection) -> bool:
-        if self._recycle < 0:
-            return False
-        born: float = raw.info.setdefault("greenlang_held_since", time.monotonic())
-        return time.monotonic() - born > self._recycle
-
-    def _fail(self, exc: BaseException) -> BaseException:
-        fault = classify(exc)
-        return exc if fault is None else translate(fault, self.server)
-
+    # connections ------------------------------------------------------------------
     def _checkout(self) -> PoolProxiedConnection:
-        if self._closed:
-            raise StoreError(f"the PostgreSQL store at {self.server} is closed; open a new backend to use it")
+        self._check_open()
+        if not self._slots.acquire(timeout=self._timeout):
+            raise self._busy()
         try:
             return self._idle.pop()
         except IndexError:
             pass
         try:
             return self.engine.raw_connection()
-        except Exception as exc:
+        except BaseException as exc:
+            self._slots.release()
             raise cannot_connect(exc, self.server) from exc
+
+    def _release(self, raw: PoolProxiedConnection) -> None:
+        """Every checkout ends here exactly once: the connection is held for the next operation or returned."""
+        try:
+            if self._keepable(raw) and driver_of(raw).info.transaction_status == TransactionStatus.IDLE:
+                self._idle.append(raw)
+            else:
+                raw.close()
+        finally:
+            self._slots.release()
+
+    def _finish(self, raw: PoolProxiedConnection, statement: str) -> None:
+        if not raw.is_valid:  # already thrown away by an earlier failure on this connection
+            return
+        try:
+            driver_of(raw).execute(statement)
+        except Exception:
+            raw.invalidate()
 
     def _begin(self) -> PoolProxiedConnection:
         """A connection inside ``BEGIN``; one found dead before anything ran is replaced once."""
         for attempt in (1, 2):
             raw = self._checkout()
             try:
-                _driver(raw).execute("BEGIN")
+                driver_of(raw).execute("BEGIN")
                 return raw
             except Exception as exc:
                 fault = classify(exc)
                 raw.invalidate()
-                raw.close()
+                self._release(raw)
                 if fault is None or not fault.connection_lost or attempt == 2:
                     raise self._fail(exc) from exc
         raise AssertionError("unreachable")
@@ -149,22 +124,27 @@ class SyncRunner:
 
     # reads ----------------------------------------------------------------------
     def read(self, make_op: Callable[[], Op[T]], *, snapshot: bool = False, retry: bool = True) -> T:
-        """Run a read; outside a transaction, a connection found dead is replaced and the read retried once."""
+        """Run ``make_op()`` on one connection, outside any transaction unless one is open.
+
+        A connection found dead is replaced and the operation run again once,
+        unless ``retry`` is off (a statement that commits itself): then the
+        outcome is unknown and ``OutcomeUnknown`` says so.
+        """
         transaction = self._transaction.get()
         if transaction is not None:
             try:
-                return _drive(_driver(transaction.raw), make_op())
+                return _drive(driver_of(transaction.raw), make_op())
             except GreenlangError:
                 raise
             except Exception as exc:
                 raise self._fail(exc) from exc
         for attempt in (1, 2):
             raw = self._checkout()
-            driver = _driver(raw)
+            driver = driver_of(raw)
             try:
                 if not snapshot:
                     return _drive(driver, make_op())
-                driver.execute(_SNAPSHOT)
+                driver.execute(SNAPSHOT)
                 try:
                     return _drive(driver, make_op())
                 finally:
@@ -173,16 +153,14 @@ class SyncRunner:
                 raise
             except Exception as exc:
                 fault = classify(exc)
-                if fault is not None and fault.connection_lost and not retry:
-                    unknown = commit_outcome_unknown(exc, self.server)
-                    if unknown is not None:
-                        raise unknown from exc
-                if fault is not None and fault.connection_lost:
-                    if raw.is_valid:
-                        raw.invalidate()
-                    if attempt == 1:
-                        continue
-                raise self._fail(exc) from exc
+                if fault is None or not fault.connection_lost:
+                    raise self._fail(exc) from exc
+                if raw.is_valid:
+                    raw.invalidate()
+                if not retry:
+                    raise commit_outcome_unknown(exc, self.server, "writing") or self._fail(exc) from exc
+                if attempt == 2:
+                    raise self._fail(exc) from exc
             finally:
                 self._release(raw)
         raise AssertionError("unreachable")
@@ -191,17 +169,18 @@ class SyncRunner:
     def write(self, make_op: Callable[[Touched], Op[T]]) -> T:
         """Run a write in its own transaction, or as a savepoint inside the current one."""
         with self.atomic() as transaction:
-            return _drive(_driver(transaction.raw), make_op(transaction.touched))
+            return _drive(driver_of(transaction.raw), make_op(transaction.touched))
 
     @contextmanager
-    def atomic(self) -> Iterator[_Transaction]:
+    def atomic(self) -> Iterator[Transaction]:
         transaction = self._transaction.get()
         if transaction is not None:
-            yield from self._savepoint(transaction)
+            with self._savepoint(transaction):
+                yield transaction
             return
         raw = self._begin()
-        transaction = _Transaction(raw)
-        driver = _driver(raw)
+        transaction = Transaction(raw)
+        driver = driver_of(raw)
         token = self._transaction.set(transaction)
         try:
             yield transaction
@@ -225,29 +204,22 @@ class SyncRunner:
         if transaction.touched:
             self.cache.invalidate(transaction.touched)
 
-    def _savepoint(self, transaction: _Transaction) -> Iterator[_Transaction]:
-        driver = _driver(transaction.raw)
-        transaction.depth += 1
-        name = f"greenlang_{transaction.depth}"
+    @contextmanager
+    def _savepoint(self, transaction: Transaction) -> Iterator[None]:
+        driver = driver_of(transaction.raw)
+        name = transaction.push_savepoint()
         try:
             driver.execute(f"SAVEPOINT {name}")
-            yield transaction
+            yield
+            transaction.pop_savepoint(name)
             driver.execute(f"RELEASE SAVEPOINT {name}")
         except BaseException as exc:
             self._finish(transaction.raw, f"ROLLBACK TO SAVEPOINT {name}")
+            if name in transaction.savepoints:
+                transaction.savepoints.remove(name)
             if isinstance(exc, GreenlangError) or classify(exc) is None:
                 raise
             raise self._fail(exc) from exc
-        finally:
-            transaction.depth -= 1
-
-    def _finish(self, raw: PoolProxiedConnection, statement: str) -> None:
-        if not raw.is_valid:  # already thrown away by an earlier failure on this connection
-            return
-        try:
-            _driver(raw).execute(statement)
-        except Exception:
-            raw.invalidate()
 
     def close(self) -> None:
         self._closed = True
@@ -275,7 +247,7 @@ class SyncListener:
 
     def _connect(self) -> Any:
         raw = self._engine.raw_connection()
-        driver = _driver(raw)
+        driver = driver_of(raw)
         raw.detach()
         driver.autocommit = True
         driver.execute(f"LISTEN {CHANNEL}")
