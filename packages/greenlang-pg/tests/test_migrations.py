@@ -232,12 +232,22 @@ def test_002_links_seed_era_audit_rows_into_the_chain(pg_server: TestServer, emp
     with PostgreSQLBackend(empty_pg_config) as backend:
         report = backend.verify_audit()
         assert report.ok, report.summary()
-        assert report.events_checked == 4
-        events = backend.read_audit_events()
+        assert report.events_checked == 4 + 3
+        events, reconciling = backend.read_audit_events()[:4], backend.read_audit_events(after_sequence=4)
         assert [e.log_id for e in events] == log_ids
         assert [e.sequence for e in events] == [1, 2, 3, 4]
         assert report.head is not None
-        assert report.head.hash == events[-1].provenance_hash
+        assert report.head.hash == reconciling[-1].provenance_hash
+        # the seed-era records came in with the upgrade, and the trail now says so
+        assert [(e.event_type, e.user_id, e.action) for e in reconciling] == [
+            ("permission.bulk_created", "migration:002", "create"),
+            ("role.bulk_created", "migration:002", "create"),
+            ("policy.bulk_created", "migration:002", "create"),
+        ]
+        assert [r["permission_id"] for r in reconciling[0].details["created"]] == ["perm-seed-1", "perm-seed-2"]
+        assert backend.revision() == 3
+        state = verify_policy_state(backend)
+        assert state.ok, state.summary()
 
         granted, created, login, updated = events
         assert granted.details == {"legacy_provenance_hash": "a" * 64}
@@ -253,9 +263,9 @@ def test_002_links_seed_era_audit_rows_into_the_chain(pg_server: TestServer, emp
         assert all(e.provenance_hash not in ("a" * 64, "b" * 64) for e in events)
 
         appended = backend.append_audit_event(AuditEvent(event_type="report.signed", result="success"))
-        assert appended.sequence == 5
+        assert appended.sequence == 8
         report = backend.verify_audit()
-        assert (report.ok, report.events_checked) == (True, 5)
+        assert (report.ok, report.events_checked) == (True, 8)
         assert report.head is not None
         assert report.head.hash == appended.provenance_hash
 
@@ -503,3 +513,37 @@ def test_backend_opens_at_head(pg_config: DatabaseConfig) -> None:
             Permission(resource="emissions:*", action="read", effect=PermissionEffect.ALLOW)
         )
         assert backend.get_permission(created.permission_id) == created
+
+
+def test_002_refuses_a_seed_era_record_greenlang_cannot_read_and_changes_nothing(
+    pg_server: TestServer, empty_pg_config: DatabaseConfig
+) -> None:
+    migrate.upgrade(empty_pg_config, "001")
+    _sql(
+        pg_server,
+        empty_pg_config,
+        "INSERT INTO policies (policy_id, policy_name, policy_type, rules) "
+        "VALUES ('pol-empty', 'nothing', 'rbac', '[]')",
+    )
+    with pytest.raises(StoreError, match=r"seed-era policy 'pol-empty' cannot be brought into greenlang.*rules"):
+        migrate.upgrade(empty_pg_config)
+    assert _version(pg_server, empty_pg_config) == ["001"]
+
+
+def test_a_downgrade_cycle_that_dropped_assignments_still_verifies(
+    pg_server: TestServer, pg_config: DatabaseConfig
+) -> None:
+    with PostgreSQLBackend(pg_config) as backend:
+        role = backend.create_role({"role_name": "viewer"})
+        parent = backend.create_role({"role_name": "base"})
+        backend.update_role(role.replace(parent_roles=[parent.role_id]))
+        backend.create_assignment({"subject": "alice", "role_id": role.role_id})
+    migrate.downgrade(pg_config, "001")  # drops assignments and parent links
+    migrate.upgrade(pg_config)
+    with PostgreSQLBackend(pg_config) as backend:
+        assert backend.list_assignments() == []
+        state = verify_policy_state(backend)
+        assert state.ok, state.summary()
+        reconciling = [e for e in backend.read_audit_events() if e.user_id == "migration:002"]
+        assert {e.event_type for e in reconciling} == {"role.updated", "assignment.deleted"}
+        assert backend.verify_audit().ok

@@ -1,4 +1,13 @@
-"""Audit events written before the chain existed (seed-era rows), linked into it by migration 002."""
+"""What migration 002 does with seed-era rows: link their audit events into the chain, and account for their records.
+
+A seed-era database holds permissions, roles and policies that no greenlang
+audit event ever created, so ``greenlang audit verify`` would report them
+forever. After linking the old events, the migration compares the stored
+records with what the trail replays to and appends the events that reconcile
+the two (created in bulk, updated, deleted), under the actor ``migration:002``:
+the trail then says, truthfully, that these records came in with the upgrade.
+A record that no longer validates stops the upgrade, naming the row.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +16,14 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Connection, text
 
+from greenlang.audit.bulk import BULK_VERB, chunks
 from greenlang.audit.chain import GENESIS_HASH, ChainHead, link
 from greenlang.audit.events import AuditEvent
-from greenlang.audit.state import replay
+from greenlang.audit.state import Replayed, replay
 from greenlang.errors import StoreError
+from greenlang.timeutil import utcnow
 from greenlang.validation import describe
-from greenlang_pg.rows import AUDIT_LOGS, json_text, parse_json
+from greenlang_pg.rows import ASSIGNMENTS, AUDIT_LOGS, PERMISSIONS, POLICIES, ROLES, Table, json_text, parse_json
 
 __all__ = ["adopt_events"]
 
@@ -62,5 +73,83 @@ def adopt_events(connection: Connection) -> tuple[int, str, int]:
                 "log_id": event.log_id,
             },
         )
+    for event in _reconciling_events(connection, replay(adopted)):
+        event = link(event, head)
+        adopted.append(event)
+        head = ChainHead(event.sequence or 0, event.provenance_hash or "")
+        _insert(connection, event)
     writes = replay(adopted).writes
     return (head.sequence, head.hash, writes) if head else (0, GENESIS_HASH, 0)
+
+
+_ACTOR = "migration:002"
+_ACTIONS = {BULK_VERB: "create", "updated": "update", "deleted": "delete"}
+_TABLES: dict[str, Table[Any]] = {
+    "permission": PERMISSIONS,
+    "role": ROLES,
+    "policy": POLICIES,
+    "assignment": ASSIGNMENTS,
+}
+
+
+def _stored(connection: Connection, kind: str, table: Table[Any]) -> dict[str, dict[str, Any]]:
+    rows = connection.execute(text(f"{table.select()} ORDER BY {table.ordered_by}")).all()
+    records: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        try:
+            record = table.decode(tuple(row))
+        except StoreError as exc:
+            raise StoreError(
+                f"seed-era {table.what} {row[0]!r} cannot be brought into greenlang ({exc}); "
+                "repair the row and run the upgrade again"
+            ) from None
+        records[getattr(record, table.key)] = record.model_dump(mode="json")
+    return records
+
+
+def _same(stored: dict[str, Any], replayed: dict[str, Any]) -> bool:
+    return {k: v for k, v in stored.items() if k != "provenance_hash"} == {
+        k: v for k, v in replayed.items() if k != "provenance_hash"
+    }
+
+
+def _reconciling_events(connection: Connection, replayed: Replayed) -> list[AuditEvent]:
+    """The events after which the trail replays to exactly the stored records."""
+    now = utcnow()
+    events: list[AuditEvent] = []
+
+    def event(kind: str, verb: str, resource: str | None, details: dict[str, Any]) -> AuditEvent:
+        return AuditEvent(
+            timestamp=now,
+            event_type=f"{kind}.{verb}",
+            user_id=_ACTOR,
+            resource=resource,
+            action=_ACTIONS[verb],
+            result="success",
+            details=details,
+        )
+
+    for kind, table in _TABLES.items():
+        stored = _stored(connection, kind, table)
+        expected = replayed.records[kind]
+        new = [record for key, record in stored.items() if key not in expected]
+        for chunk in chunks(new):
+            events.append(event(kind, BULK_VERB, None, {"created": new[chunk.start : chunk.stop]}))
+        for key, record in stored.items():
+            if key in expected and not _same(record, expected[key]):
+                events.append(event(kind, "updated", key, {"before": expected[key], "after": record}))
+        for key, record in expected.items():
+            if key not in stored:
+                events.append(event(kind, "deleted", key, {"before": record}))
+    return events
+
+
+def _insert(connection: Connection, event: AuditEvent) -> None:
+    columns = AUDIT_LOGS.columns
+    marks = ", ".join(
+        f"CAST(:c{i} AS jsonb)" if column in AUDIT_LOGS.json_columns else f":c{i}" for i, column in enumerate(columns)
+    )
+    connection.execute(
+        text(f"INSERT INTO audit_logs ({', '.join(columns)}) VALUES ({marks})"),  # noqa: S608
+        {f"c{i}": value for i, value in enumerate(AUDIT_LOGS.encode(event))},
+    )
