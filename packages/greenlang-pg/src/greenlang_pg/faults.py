@@ -6,6 +6,7 @@ parameters, and say what to do next.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from greenlang.errors import ConflictError, DuplicateError, GreenlangError, InputError, StoreError
@@ -65,10 +66,7 @@ def translate(fault: Fault, server: str) -> GreenlangError:
     state = fault.sqlstate or ""
     detail = f" ({fault.detail})" if fault.detail else ""
     if state == "23505":
-        return DuplicateError(
-            f"the store already holds a record with that key{detail}; choose another name or id, "
-            "or update the existing record"
-        )
+        return _duplicate(fault)
     if state.startswith("23"):
         return ConflictError(f"the store refused the write because it breaks a rule{detail}; nothing was changed")
     if state.startswith("22"):
@@ -110,4 +108,27 @@ def cannot_connect(exc: BaseException, server: str) -> GreenlangError:
     return StoreError(
         f"cannot connect to {server} ({text[0] if text else type(exc).__name__}); "
         "check GL_DB_HOST, GL_DB_PORT, the credentials and that the server is running"
+    )
+
+
+_UNIQUE = {
+    "permissions_pkey": ("permission", "permission_id"),
+    "roles_pkey": ("role", "role_id"),
+    "roles_role_name_key": ("role", "role_name"),
+    "policies_pkey": ("policy", "policy_id"),
+    "policies_policy_name_key": ("policy", "policy_name"),
+    "role_assignments_pkey": ("role assignment", "assignment_id"),
+    "audit_logs_pkey": ("audit event", "log_id"),
+}
+_KEY_VALUE = re.compile(r"^Key \((?P<column>[^)]+)\)=\((?P<value>.*)\) already exists\.?$")
+
+
+def _duplicate(fault: Fault) -> DuplicateError:
+    """Name the record and the value, as the checks before the write would have."""
+    what, column = _UNIQUE.get(fault.constraint or "", ("record", "key"))
+    match = _KEY_VALUE.match(fault.detail or "")
+    value = f" {match.group('value')!r}" if match else ""
+    return DuplicateError(
+        f"a {what} with {column}{value} already exists, or appears twice in one batch; "
+        f"give each its own {column}, or update the existing {what}"
     )

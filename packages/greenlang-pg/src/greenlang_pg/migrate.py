@@ -17,6 +17,8 @@ from greenlang.errors import InputError, StoreError
 from greenlang_pg.config import DatabaseConfig
 from greenlang_pg.migrations import INI, SCRIPT_LOCATION
 
+_MIGRATION_LOCK = 0x67726E6C616E67  # "grnlang"
+
 __all__ = ["upgrade", "downgrade", "current", "history", "alembic_config", "known_revisions"]
 
 
@@ -42,6 +44,8 @@ def _connected(database: DatabaseConfig, output: io.StringIO, action: str) -> It
     migration_log.setLevel(logging.INFO)
     try:
         with engine.begin() as connection:
+            # Several replicas upgrading on boot take turns; the later ones then find nothing to do.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
             config = alembic_config(output)
             config.attributes["connection"] = connection
             yield config

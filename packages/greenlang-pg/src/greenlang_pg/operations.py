@@ -62,6 +62,10 @@ _APPEND_AFTER = (
     f"WHERE id = 1 AND sequence = ${_N + 3} AND hash = ${_N + 4} RETURNING 1) "
     f"INSERT INTO audit_logs ({', '.join(AUDIT_LOGS.columns)}) SELECT {_TYPED} FROM moved"
 )
+_HEAD_MISSING = (
+    "the audit chain head row was deleted outside greenlang, so nothing can be appended or verified against it; "
+    "restore it from a backup, or from the head `greenlang audit export` printed and you kept"
+)
 REVISION_KEY = ("greenlang_meta", "revision")
 """The revision's place in the read cache; every policy write invalidates it."""
 
@@ -80,7 +84,7 @@ class Operations:
         """Take the one lock every writer takes first, so writers in all processes go one at a time."""
         rows = yield Rows("SELECT 1 FROM audit_chain_head WHERE id = 1 FOR UPDATE")
         if not rows:
-            raise StoreError("the audit chain head row is missing; run `greenlang db upgrade` to repair the schema")
+            raise StoreError(_HEAD_MISSING)
 
     def revision(self) -> Op[int]:
         rows = yield Rows("SELECT value FROM greenlang_meta WHERE key = 'revision'")
@@ -157,7 +161,7 @@ class Operations:
     def head(self, *, lock: bool = False) -> Op[ChainHead | None]:
         rows = yield Rows(f"SELECT sequence, hash FROM audit_chain_head WHERE id = 1{' FOR UPDATE' if lock else ''}")
         if not rows:
-            raise StoreError("the audit chain head row is missing; run `greenlang db upgrade` to repair the schema")
+            raise StoreError(_HEAD_MISSING)
         sequence, digest = int(rows[0][0]), str(rows[0][1])
         return None if sequence == 0 else ChainHead(sequence, digest)
 
