@@ -36,7 +36,11 @@ def test_a_deleted_chain_head_is_reported_without_a_false_remedy(store: Store) -
 
 
 def test_replicas_upgrading_at_once_take_turns(pg_server: TestServer, empty_pg_config: DatabaseConfig) -> None:
-    script = "import sys\nfrom greenlang_pg import DatabaseConfig, migrate\nmigrate.upgrade(DatabaseConfig(url=sys.argv[1]))\n"
+    script = (
+        "import sys\n"
+        "from greenlang_pg import DatabaseConfig, migrate\n"
+        "migrate.upgrade(DatabaseConfig(url=sys.argv[1]))\n"
+    )
     assert empty_pg_config.database is not None
     dsn = pg_server.dsn(empty_pg_config.database)
     runs = [subprocess.Popen([sys.executable, "-c", script, dsn], stderr=subprocess.PIPE) for _ in range(3)]
