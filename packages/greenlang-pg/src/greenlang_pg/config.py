@@ -7,10 +7,11 @@ once here and handed to both drivers in their own terms.
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,7 @@ from greenlang.validation import describe
 __all__ = ["DatabaseConfig", "SSLMode"]
 
 SSLMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+_SSL_MODES = get_args(SSLMode)
 _TLS_KEYS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
 
 
@@ -75,7 +77,30 @@ class DatabaseConfig(BaseModel):
                 raise ValueError(f"url names a {parsed.get_backend_name()!r} database; write a postgresql:// URL")
             if parsed.port is not None and not 1 <= parsed.port <= 65535:
                 raise ValueError(f"url has port {parsed.port}; write a port from 1 to 65535")
+        self._check_tls_files()
         return self
+
+    def _check_tls_files(self) -> None:
+        """Both drivers refuse an unreadable certificate file the same way: here, before any connection."""
+        tls = self._tls()
+        mode = tls.get("sslmode")
+        if mode is not None and mode not in _SSL_MODES:
+            raise ValueError(f"sslmode {mode!r} is not one of {', '.join(_SSL_MODES)}")
+        for setting in ("sslrootcert", "sslcert", "sslkey"):
+            path = tls.get(setting)
+            if path is None or (setting == "sslrootcert" and path == "system"):
+                continue
+            if not os.access(path, os.R_OK) or not Path(path).is_file():
+                raise ValueError(f"{setting} {path!r} is not a readable file; point it at the PEM file")
+            if setting == "sslrootcert":
+                try:
+                    ssl.create_default_context(cafile=path)
+                except ssl.SSLError:
+                    raise ValueError(
+                        f"sslrootcert {path!r} holds no certificate; point it at the CA's PEM file"
+                    ) from None
+        if "sslkey" in tls and "sslcert" not in tls:
+            raise ValueError("sslkey is set without sslcert; give the client certificate too")
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> DatabaseConfig:
         """A copy with ``update`` validated as the constructor would (pydantic's own copy skips validation)."""
@@ -247,7 +272,8 @@ def _asyncpg_ssl(tls: Mapping[str, str]) -> ssl.SSLContext | bool | str:
         try:
             context.load_cert_chain(tls["sslcert"], tls.get("sslkey"))
         except (OSError, ssl.SSLError) as exc:
-            raise _unreadable("sslcert and sslkey", f"{tls['sslcert']}, {tls.get('sslkey')}", exc) from None
+            files = f"{tls['sslcert']}, {tls['sslkey']}" if "sslkey" in tls else tls["sslcert"]
+            raise _unreadable("sslcert and sslkey" if "sslkey" in tls else "sslcert", files, exc) from None
     return context
 
 
