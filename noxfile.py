@@ -61,4 +61,5 @@ def bench(session: nox.Session) -> None:
     """Benchmarks with ratios against baselines measured in the same run (not in the default run)."""
     session.install("-e", CORE, "-e", f"{PG}[test]")
     session.run("python", "bench/core.py", *session.posargs)
+    session.run("python", "bench/canonical_json.py", *session.posargs)
     session.run("python", "bench/pg.py", *session.posargs)

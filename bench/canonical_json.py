@@ -14,20 +14,18 @@ baseline (above 1 is faster).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import os
 import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
 import rfc8785
-from core import Row, each, measure, print_table, progress, sample_event
+from core import Row, cli, each, measure, progress, sample_event
 
 from greenlang.audit.chain import GENESIS_HASH, event_hash
 from greenlang.audit.events import AuditEvent
@@ -163,17 +161,7 @@ def run(profile: Profile) -> tuple[list[Row], dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short run, less precise")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
-    args = parser.parse_args(argv)
-    rows, meta = run(QUICK if args.quick else FULL)
-    if args.json:
-        results = [{**asdict(row), "ratios": [row.ratio(b) for b in row.baselines]} for row in rows]
-        print(json.dumps({"meta": meta, "results": results}, indent=2))
-    else:
-        print_table(rows, meta)
-    return 0
+    return cli(__doc__.splitlines()[0], run, QUICK, FULL, argv)
 
 
 if __name__ == "__main__":

@@ -907,18 +907,30 @@ def run(profile: Profile) -> tuple[list[Row], dict[str, Any]]:
     return rows, meta
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short run (about 15 s), less precise")
+def cli(
+    description: str,
+    run: Callable[[Any], tuple[list[Row], dict[str, Any]]],
+    quick: Any,
+    full: Any,
+    argv: Sequence[str] | None = None,
+    quick_help: str = "a short run, less precise",
+) -> int:
+    """The command line every benchmark script shares: ``--quick`` and ``--json``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     args = parser.parse_args(argv)
-    rows, meta = run(QUICK if args.quick else FULL)
+    rows, meta = run(quick if args.quick else full)
     if args.json:
         results = [{**asdict(row), "ratios": [row.ratio(b) for b in row.baselines]} for row in rows]
         print(json.dumps({"meta": meta, "results": results}, indent=2))
     else:
         print_table(rows, meta)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli(__doc__.splitlines()[0], run, QUICK, FULL, argv, "a short run (about 15 s), less precise")
 
 
 if __name__ == "__main__":

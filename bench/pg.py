@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 import asyncpg  # type: ignore[import-untyped]
 import psycopg
+from core import sample_event
 
 from greenlang.audit.chain import ChainReport
 from greenlang_pg import AsyncPostgreSQLBackend, DatabaseConfig, PostgreSQLBackend
@@ -225,19 +226,6 @@ def permission_items(batch: int, count: int) -> list[dict[str, Any]]:
         }
         for i in range(count)
     ]
-
-
-def sample_event(index: int) -> dict[str, Any]:
-    return {
-        "event_type": "report.exported",
-        "user_id": f"user-{index % 50}",
-        "resource": f"reports:acme:2026:report-{index % 200}",
-        "action": "export",
-        "result": "success",
-        "details": {"format": "pdf", "pages": 42, "request": index},
-        "ip_address": "192.168.1.100",
-        "session_id": f"session-{index % 20}",
-    }
 
 
 def round_events(index: int, count: int) -> list[dict[str, Any]]:
