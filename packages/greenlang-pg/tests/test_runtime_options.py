@@ -8,6 +8,7 @@ import time
 import pytest
 from stores import open_store
 
+from greenlang.errors import InputError
 from greenlang_pg import DatabaseConfig, PostgreSQLBackend
 from greenlang_pg.protocol import Op, Rows
 
@@ -66,3 +67,9 @@ def test_pool_pre_ping_holds_no_connection_so_every_checkout_is_pinged(pg_config
     with PostgreSQLBackend(pg_config.model_copy(update={"pool_pre_ping": True}), cache_ttl=0) as backend:
         backend.list_permissions()
         assert backend._runner._idle == []
+
+
+@pytest.mark.parametrize("ttl", ["60", -1, float("nan"), True])
+def test_a_bad_cache_ttl_is_refused_before_connecting(pg_config: DatabaseConfig, flavour: str, ttl: object) -> None:
+    with pytest.raises(InputError, match="cache_ttl must be a number of seconds"):
+        open_store(pg_config, flavour, cache_ttl=ttl)

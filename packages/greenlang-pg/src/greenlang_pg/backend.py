@@ -76,8 +76,8 @@ class PostgreSQLBackend:
     ) -> None:
         self.config = resolve_config(config, options)
         self._server = self.config.describe()
-        self._engine = sync_engine(self.config)
         self._cache = ReadCache(cache_ttl)
+        self._engine = sync_engine(self.config)
         self._runner = SyncRunner(self._engine, self._server, self._cache, **runner_limits(self.config))
         self._plans = Plans(clock)
         self._lock = threading.Lock()

@@ -49,8 +49,8 @@ class AsyncPostgreSQLBackend:
     ) -> None:
         self.config = resolve_config(config, options)
         self._server = self.config.describe()
-        self._engine = async_engine(self.config)
         self._cache = ReadCache(cache_ttl)
+        self._engine = async_engine(self.config)
         self._runner = AsyncRunner(self._engine, self._server, self._cache, **runner_limits(self.config))
         self._plans = Plans(clock)
         self._operations = 0

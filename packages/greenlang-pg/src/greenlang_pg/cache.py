@@ -17,6 +17,8 @@ from typing import Any
 
 from cachetools import TTLCache
 
+from greenlang.errors import InputError
+
 __all__ = ["CHANNEL", "MISSING", "ReadCache", "encode_changes", "decode_changes"]
 
 CHANNEL = "greenlang_changes"
@@ -52,6 +54,8 @@ class ReadCache:
     """A thread-safe TTL cache keyed by ``(table, key)``; ``ttl <= 0`` turns it off."""
 
     def __init__(self, ttl: float, maxsize: int = 100_000) -> None:
+        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 <= ttl < float("inf"):
+            raise InputError(f"cache_ttl must be a number of seconds, 0 (no cache) or more; got {ttl!r}")
         self.ttl = ttl
         self._entries: TTLCache[tuple[str, str], Any] = TTLCache(maxsize=maxsize, ttl=max(ttl, 1e-9))
         self._lock = threading.Lock()
