@@ -160,8 +160,14 @@ class PostgreSQLBackend:
     def get_permission(self, permission_id: str) -> Permission | None:
         return self._do(self._plans.get, PERMISSIONS, permission_id)
 
-    def update_permission(self, permission: Permission | Mapping[str, Any], *, actor: str | None = None) -> Permission:
-        return self._do(self._plans.update, PERMISSIONS, permission, actor)
+    def update_permission(
+        self,
+        permission: Permission | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> Permission:
+        return self._do(self._plans.update, PERMISSIONS, permission, actor, changes)
 
     def delete_permission(self, permission_id: str, *, actor: str | None = None) -> bool:
         return self._do(self._plans.delete, PERMISSIONS, permission_id, actor)
@@ -197,8 +203,14 @@ class PostgreSQLBackend:
     def get_role_by_name(self, role_name: str) -> Role | None:
         return self._do(self._plans.by_name, ROLES, "role_name", role_name)
 
-    def update_role(self, role: Role | Mapping[str, Any], *, actor: str | None = None) -> Role:
-        return self._do(self._plans.update, ROLES, role, actor)
+    def update_role(
+        self,
+        role: Role | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> Role:
+        return self._do(self._plans.update, ROLES, role, actor, changes)
 
     def delete_role(self, role_id: str, *, actor: str | None = None) -> bool:
         return self._do(self._plans.delete, ROLES, role_id, actor)
@@ -221,8 +233,14 @@ class PostgreSQLBackend:
     def get_policy_by_name(self, policy_name: str) -> Policy | None:
         return self._do(self._plans.by_name, POLICIES, "policy_name", policy_name)
 
-    def update_policy(self, policy: Policy | Mapping[str, Any], *, actor: str | None = None) -> Policy:
-        return self._do(self._plans.update, POLICIES, policy, actor)
+    def update_policy(
+        self,
+        policy: Policy | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> Policy:
+        return self._do(self._plans.update, POLICIES, policy, actor, changes)
 
     def delete_policy(self, policy_id: str, *, actor: str | None = None) -> bool:
         return self._do(self._plans.delete, POLICIES, policy_id, actor)
@@ -245,9 +263,13 @@ class PostgreSQLBackend:
         return self._do(self._plans.get, ASSIGNMENTS, assignment_id)
 
     def update_assignment(
-        self, assignment: RoleAssignment | Mapping[str, Any], *, actor: str | None = None
+        self,
+        assignment: RoleAssignment | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
     ) -> RoleAssignment:
-        return self._do(self._plans.update, ASSIGNMENTS, assignment, actor)
+        return self._do(self._plans.update, ASSIGNMENTS, assignment, actor, changes)
 
     def delete_assignment(self, assignment_id: str, *, actor: str | None = None) -> bool:
         return self._do(self._plans.delete, ASSIGNMENTS, assignment_id, actor)

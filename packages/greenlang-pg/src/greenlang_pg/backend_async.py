@@ -147,9 +147,13 @@ class AsyncPostgreSQLBackend:
         return await self._do(self._plans.get, PERMISSIONS, permission_id)
 
     async def update_permission(
-        self, permission: Permission | Mapping[str, Any], *, actor: str | None = None
+        self,
+        permission: Permission | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
     ) -> Permission:
-        return await self._do(self._plans.update, PERMISSIONS, permission, actor)
+        return await self._do(self._plans.update, PERMISSIONS, permission, actor, changes)
 
     async def delete_permission(self, permission_id: str, *, actor: str | None = None) -> bool:
         return await self._do(self._plans.delete, PERMISSIONS, permission_id, actor)
@@ -186,8 +190,14 @@ class AsyncPostgreSQLBackend:
     async def get_role_by_name(self, role_name: str) -> Role | None:
         return await self._do(self._plans.by_name, ROLES, "role_name", role_name)
 
-    async def update_role(self, role: Role | Mapping[str, Any], *, actor: str | None = None) -> Role:
-        return await self._do(self._plans.update, ROLES, role, actor)
+    async def update_role(
+        self,
+        role: Role | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> Role:
+        return await self._do(self._plans.update, ROLES, role, actor, changes)
 
     async def delete_role(self, role_id: str, *, actor: str | None = None) -> bool:
         return await self._do(self._plans.delete, ROLES, role_id, actor)
@@ -210,8 +220,14 @@ class AsyncPostgreSQLBackend:
     async def get_policy_by_name(self, policy_name: str) -> Policy | None:
         return await self._do(self._plans.by_name, POLICIES, "policy_name", policy_name)
 
-    async def update_policy(self, policy: Policy | Mapping[str, Any], *, actor: str | None = None) -> Policy:
-        return await self._do(self._plans.update, POLICIES, policy, actor)
+    async def update_policy(
+        self,
+        policy: Policy | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> Policy:
+        return await self._do(self._plans.update, POLICIES, policy, actor, changes)
 
     async def delete_policy(self, policy_id: str, *, actor: str | None = None) -> bool:
         return await self._do(self._plans.delete, POLICIES, policy_id, actor)
@@ -236,9 +252,13 @@ class AsyncPostgreSQLBackend:
         return await self._do(self._plans.get, ASSIGNMENTS, assignment_id)
 
     async def update_assignment(
-        self, assignment: RoleAssignment | Mapping[str, Any], *, actor: str | None = None
+        self,
+        assignment: RoleAssignment | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
     ) -> RoleAssignment:
-        return await self._do(self._plans.update, ASSIGNMENTS, assignment, actor)
+        return await self._do(self._plans.update, ASSIGNMENTS, assignment, actor, changes)
 
     async def delete_assignment(self, assignment_id: str, *, actor: str | None = None) -> bool:
         return await self._do(self._plans.delete, ASSIGNMENTS, assignment_id, actor)

@@ -14,12 +14,12 @@ from typing import Any, Generic, Literal, TypeVar
 
 from greenlang.audit.chain import ChainHead
 from greenlang.audit.events import AuditEvent
-from greenlang.auth.backends.arguments import check_page, given_filters, incoming
+from greenlang.auth.backends.arguments import changed, check_page, check_update, given_filters, incoming
 from greenlang.auth.backends.base import StoredPolicyState
 from greenlang.auth.permissions import Permission, PermissionEffect
 from greenlang.auth.policies import Policy
 from greenlang.auth.roles import RoleAssignment
-from greenlang.errors import InputError
+from greenlang.errors import InputError, NotFoundError
 from greenlang.model import Record
 from greenlang.timeutil import isoformat
 from greenlang_pg.operations import REVISION_KEY, Operations, Touched
@@ -98,9 +98,28 @@ class Plans:
 
         return self._write(lambda touched: self.ops.load_permissions(items, incoming, actor, touched))
 
-    def update(self, table: Table[M], data: M | Mapping[str, Any], actor: str | None) -> Plan[M]:
-        record = self.incoming(table, data)
-        return self._write(lambda touched: self.ops.update(table, record, actor, touched))
+    def update(
+        self,
+        table: Table[M],
+        data: M | Mapping[str, Any] | str,
+        actor: str | None,
+        changes: Mapping[str, Any] | None = None,
+    ) -> Plan[M]:
+        """The whole new record, or an id and the changes to apply to the stored one in the same transaction."""
+        check_update(table.model, table.key, data, changes, table.what)
+        if not isinstance(data, str):
+            record = self.incoming(table, data)
+            return self._write(lambda touched: self.ops.update(table, record, actor, touched))
+        key, fields = data, dict(changes or {})
+
+        def body(touched: Touched) -> Op[M]:
+            old = yield from self.ops.get(table, key)
+            if old is None:
+                raise NotFoundError(f"{table.what} {key!r} does not exist; create it first")
+            record = changed(table.model, old, fields, self.clock, table.what)
+            return (yield from self.ops.update(table, record, actor, touched))
+
+        return self._write(body)
 
     def delete(self, table: Table[M], key: str, actor: str | None) -> Plan[bool]:
         _key(table, key)

@@ -51,8 +51,14 @@ class SyncFacade:
     def get_permission(self, permission_id: str) -> Permission | None:
         return self._run(self.inner.get_permission(permission_id))
 
-    def update_permission(self, permission: Permission | Mapping[str, Any], *, actor: str | None = None) -> Permission:
-        return self._run(self.inner.update_permission(permission, actor=actor))
+    def update_permission(
+        self,
+        permission: Permission | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> Permission:
+        return self._run(self.inner.update_permission(permission, changes, actor=actor))
 
     def delete_permission(self, permission_id: str, *, actor: str | None = None) -> bool:
         return self._run(self.inner.delete_permission(permission_id, actor=actor))
@@ -91,8 +97,14 @@ class SyncFacade:
     def get_role_by_name(self, role_name: str) -> Role | None:
         return self._run(self.inner.get_role_by_name(role_name))
 
-    def update_role(self, role: Role | Mapping[str, Any], *, actor: str | None = None) -> Role:
-        return self._run(self.inner.update_role(role, actor=actor))
+    def update_role(
+        self,
+        role: Role | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> Role:
+        return self._run(self.inner.update_role(role, changes, actor=actor))
 
     def delete_role(self, role_id: str, *, actor: str | None = None) -> bool:
         return self._run(self.inner.delete_role(role_id, actor=actor))
@@ -115,8 +127,14 @@ class SyncFacade:
     def get_policy_by_name(self, policy_name: str) -> Policy | None:
         return self._run(self.inner.get_policy_by_name(policy_name))
 
-    def update_policy(self, policy: Policy | Mapping[str, Any], *, actor: str | None = None) -> Policy:
-        return self._run(self.inner.update_policy(policy, actor=actor))
+    def update_policy(
+        self,
+        policy: Policy | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> Policy:
+        return self._run(self.inner.update_policy(policy, changes, actor=actor))
 
     def delete_policy(self, policy_id: str, *, actor: str | None = None) -> bool:
         return self._run(self.inner.delete_policy(policy_id, actor=actor))
@@ -139,9 +157,13 @@ class SyncFacade:
         return self._run(self.inner.get_assignment(assignment_id))
 
     def update_assignment(
-        self, assignment: RoleAssignment | Mapping[str, Any], *, actor: str | None = None
+        self,
+        assignment: RoleAssignment | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
     ) -> RoleAssignment:
-        return self._run(self.inner.update_assignment(assignment, actor=actor))
+        return self._run(self.inner.update_assignment(assignment, changes, actor=actor))
 
     def delete_assignment(self, assignment_id: str, *, actor: str | None = None) -> bool:
         return self._run(self.inner.delete_assignment(assignment_id, actor=actor))

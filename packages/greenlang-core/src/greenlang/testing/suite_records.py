@@ -8,6 +8,7 @@ import pytest
 
 from greenlang.auth.backends.base import AuthBackend
 from greenlang.auth.permissions import Permission
+from greenlang.auth.roles import Role
 from greenlang.errors import ConflictError, InputError, NotFoundError
 from greenlang.testing.hooks import ConformanceHooks
 from greenlang.testing.samples import sample_assignment, sample_permission, sample_policy, sample_role
@@ -189,6 +190,45 @@ class RecordChecks(ConformanceHooks):
         assert backend.delete_permissions(scope="org:acme") == 0
 
     # roles --------------------------------------------------------------------
+    def test_update_by_id_with_changes_the_seed_way(self, backend: AuthBackend) -> None:
+        perm = backend.create_permission(sample_permission())
+        role = backend.create_role(sample_role("viewer", description="old"))
+        updated = backend.update_role(role.role_id, {"description": "new", "permissions": [perm.permission_id]})
+        assert (updated.role_name, updated.description, updated.permissions) == ("viewer", "new", [perm.permission_id])
+        assert updated.created_at == role.created_at
+        assert updated.updated_at is not None
+        assert backend.get_role(role.role_id) == updated
+        event = backend.read_audit_events()[-1]
+        assert (event.event_type, event.resource) == ("role.updated", role.role_id)
+        assert (event.details["before"]["description"], event.details["after"]["description"]) == ("old", "new")
+        moved = backend.update_permission(perm.permission_id, {"action": "write"})
+        assert (moved.permission_id, moved.action) == (perm.permission_id, "write")
+        assert moved.provenance_hash != perm.provenance_hash  # derived from the new content, not copied
+
+    @pytest.mark.parametrize(
+        ("arguments", "error"),
+        [
+            (("role-missing", {"description": "x"}), NotFoundError),
+            (("ROLE", {"role_id": "role-other"}), InputError),
+            (("ROLE", {"colour": "blue"}), InputError),
+            (("ROLE", ["description"]), InputError),
+            (("ROLE", None), InputError),
+            (("ROLE-RECORD", {"description": "x"}), InputError),
+            (("ROLE", {"role_name": "bad name"}), InputError),
+        ],
+    )
+    def test_update_by_id_refuses_bad_changes_and_changes_nothing(
+        self, backend: AuthBackend, arguments: tuple[Any, Any], error: type[Exception]
+    ) -> None:
+        role = backend.create_role(sample_role("viewer"))
+        name, changes = arguments
+        targets: dict[str, Role | str] = {"ROLE": role.role_id, "ROLE-RECORD": role}
+        target = targets.get(name, name)
+        before = store_contents(backend)
+        with pytest.raises(error):
+            backend.update_role(target, changes)
+        assert store_contents(backend) == before
+
     def test_role_round_trips_and_is_found_by_name(self, backend: AuthBackend) -> None:
         perm = backend.create_permission(sample_permission())
         parent = backend.create_role(sample_role("viewer", permissions=[perm.permission_id]))

@@ -11,7 +11,7 @@ from greenlang.errors import InputError
 from greenlang.model import Record
 from greenlang.validation import parse
 
-__all__ = ["check_page", "given_filters", "incoming"]
+__all__ = ["check_page", "given_filters", "incoming", "changed", "check_update"]
 
 M = TypeVar("M", bound=Record)
 
@@ -47,3 +47,21 @@ def incoming(model: type[M], data: M | Mapping[str, Any], clock: Callable[[], da
     elif not isinstance(data, model):
         raise InputError(f"{what} must be a {model.__name__} or a mapping of its fields, not {type(data).__name__}")
     return parse(model, data, what)
+
+
+def check_update(model: type[M], key: str, data: object, changes: object, what: str) -> None:
+    """Refuse an update that is neither a whole record nor an id with a mapping of changes."""
+    if isinstance(data, str):
+        if not isinstance(changes, Mapping):
+            raise InputError(
+                f"updating {what} {data!r} by id needs the changes as a mapping of fields, got {type(changes).__name__}"
+            )
+        if key in changes and changes[key] != data:
+            raise InputError(f"changes may not alter {what}.{key}; create a new {what} instead")
+    elif changes is not None:
+        raise InputError(f"give the whole {what}, or its {key} and the changes, not both")
+
+
+def changed(model: type[M], old: M, changes: Mapping[str, Any], clock: Callable[[], datetime], what: str) -> M:
+    """``old`` with ``changes`` applied, validated as a new record would be."""
+    return incoming(model, {**old.model_dump(), **changes}, clock, what)

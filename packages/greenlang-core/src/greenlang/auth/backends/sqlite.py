@@ -89,8 +89,14 @@ class SQLiteBackend(SQLiteRecords):
         return self._get(PERMISSIONS, permission_id)
 
     @operation
-    def update_permission(self, permission: Permission | Mapping[str, Any], *, actor: str | None = None) -> Permission:
-        return self._update_one(PERMISSIONS, permission, actor)
+    def update_permission(
+        self,
+        permission: Permission | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> Permission:
+        return self._update_one(PERMISSIONS, permission, actor, changes)
 
     @operation
     def delete_permission(self, permission_id: str, *, actor: str | None = None) -> bool:
@@ -148,8 +154,14 @@ class SQLiteBackend(SQLiteRecords):
         return found[0] if found else None
 
     @operation
-    def update_role(self, role: Role | Mapping[str, Any], *, actor: str | None = None) -> Role:
-        return self._update_one(ROLES, role, actor)
+    def update_role(
+        self,
+        role: Role | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> Role:
+        return self._update_one(ROLES, role, actor, changes)
 
     @operation
     def delete_role(self, role_id: str, *, actor: str | None = None) -> bool:
@@ -180,8 +192,14 @@ class SQLiteBackend(SQLiteRecords):
         return found[0] if found else None
 
     @operation
-    def update_policy(self, policy: Policy | Mapping[str, Any], *, actor: str | None = None) -> Policy:
-        return self._update_one(POLICIES, policy, actor)
+    def update_policy(
+        self,
+        policy: Policy | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> Policy:
+        return self._update_one(POLICIES, policy, actor, changes)
 
     @operation
     def delete_policy(self, policy_id: str, *, actor: str | None = None) -> bool:
@@ -212,9 +230,13 @@ class SQLiteBackend(SQLiteRecords):
 
     @operation
     def update_assignment(
-        self, assignment: RoleAssignment | Mapping[str, Any], *, actor: str | None = None
+        self,
+        assignment: RoleAssignment | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
     ) -> RoleAssignment:
-        return self._update_one(ASSIGNMENTS, assignment, actor)
+        return self._update_one(ASSIGNMENTS, assignment, actor, changes)
 
     @operation
     def delete_assignment(self, assignment_id: str, *, actor: str | None = None) -> bool:

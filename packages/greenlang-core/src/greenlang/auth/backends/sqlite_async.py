@@ -95,9 +95,13 @@ class AsyncSQLiteBackend:
         return await self._run(self._sync.get_permission, permission_id)
 
     async def update_permission(
-        self, permission: Permission | Mapping[str, Any], *, actor: str | None = None
+        self,
+        permission: Permission | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
     ) -> Permission:
-        return await self._run(self._sync.update_permission, permission, actor=actor)
+        return await self._run(self._sync.update_permission, permission, changes, actor=actor)
 
     async def delete_permission(self, permission_id: str, *, actor: str | None = None) -> bool:
         return await self._run(self._sync.delete_permission, permission_id, actor=actor)
@@ -142,8 +146,14 @@ class AsyncSQLiteBackend:
     async def get_role_by_name(self, role_name: str) -> Role | None:
         return await self._run(self._sync.get_role_by_name, role_name)
 
-    async def update_role(self, role: Role | Mapping[str, Any], *, actor: str | None = None) -> Role:
-        return await self._run(self._sync.update_role, role, actor=actor)
+    async def update_role(
+        self,
+        role: Role | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> Role:
+        return await self._run(self._sync.update_role, role, changes, actor=actor)
 
     async def delete_role(self, role_id: str, *, actor: str | None = None) -> bool:
         return await self._run(self._sync.delete_role, role_id, actor=actor)
@@ -166,8 +176,14 @@ class AsyncSQLiteBackend:
     async def get_policy_by_name(self, policy_name: str) -> Policy | None:
         return await self._run(self._sync.get_policy_by_name, policy_name)
 
-    async def update_policy(self, policy: Policy | Mapping[str, Any], *, actor: str | None = None) -> Policy:
-        return await self._run(self._sync.update_policy, policy, actor=actor)
+    async def update_policy(
+        self,
+        policy: Policy | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> Policy:
+        return await self._run(self._sync.update_policy, policy, changes, actor=actor)
 
     async def delete_policy(self, policy_id: str, *, actor: str | None = None) -> bool:
         return await self._run(self._sync.delete_policy, policy_id, actor=actor)
@@ -192,9 +208,13 @@ class AsyncSQLiteBackend:
         return await self._run(self._sync.get_assignment, assignment_id)
 
     async def update_assignment(
-        self, assignment: RoleAssignment | Mapping[str, Any], *, actor: str | None = None
+        self,
+        assignment: RoleAssignment | Mapping[str, Any] | str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
     ) -> RoleAssignment:
-        return await self._run(self._sync.update_assignment, assignment, actor=actor)
+        return await self._run(self._sync.update_assignment, assignment, changes, actor=actor)
 
     async def delete_assignment(self, assignment_id: str, *, actor: str | None = None) -> bool:
         return await self._run(self._sync.delete_assignment, assignment_id, actor=actor)

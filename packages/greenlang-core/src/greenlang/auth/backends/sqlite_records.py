@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from greenlang.audit.bulk import BULK_VERB, chunks
 from greenlang.auth.backends import sqlite_links
-from greenlang.auth.backends.arguments import check_page, incoming
+from greenlang.auth.backends.arguments import changed, check_page, check_update, incoming
 from greenlang.auth.backends.sqlite_rows import ASSIGNMENTS, PERMISSIONS, ROLES, Table
 from greenlang.auth.backends.sqlite_store import SQLiteStore
 from greenlang.auth.policies import Policy
@@ -116,10 +116,19 @@ class SQLiteRecords(SQLiteStore):
                 self._record(conn, table.kind, BULK_VERB, None, actor, {"created": dumps[chunk.start : chunk.stop]})
             return created
 
-    def _update_one(self, table: Table[M], data: M | Mapping[str, Any], actor: str | None) -> M:
-        record = self._incoming(table, data)
+    def _update_one(
+        self, table: Table[M], data: M | Mapping[str, Any] | str, actor: str | None, changes: Mapping[str, Any] | None
+    ) -> M:
+        check_update(table.model, table.key, data, changes, table.what)
+        if not isinstance(data, str):
+            record = self._incoming(table, data)
+            with self._write() as conn:
+                return self._update(conn, table, record, actor)
         with self._write() as conn:
-            return self._update(conn, table, record, actor)
+            old = table.get(conn, data)
+            if old is None:
+                raise NotFoundError(f"{table.what} {data!r} does not exist; create it first")
+            return self._update(conn, table, changed(table.model, old, changes or {}, self._clock, table.what), actor)
 
     def _delete_one(self, table: Table[M], key: str, actor: str | None) -> bool:
         with self._write() as conn:
