@@ -543,3 +543,11 @@ def test_application_name_reaches_the_server(
 ) -> None:
     name = f"gl-test-{secrets.token_hex(3)}"
     assert run(pg_config.model_copy(update={"application_name": name}), APP_NAME) == name
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("host", ""), ("database", ""), ("username", ""), ("application_name", "a\x00b")]
+)
+def test_empty_or_unprintable_connection_settings_are_refused(field: str, value: str) -> None:
+    with pytest.raises(InputError, match=rf"database config\.{field}"):
+        DatabaseConfig(**{field: value})

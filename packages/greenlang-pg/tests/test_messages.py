@@ -47,3 +47,14 @@ def test_replicas_upgrading_at_once_take_turns(pg_server: TestServer, empty_pg_c
     failures = [run.stderr.read().decode() for run in runs if run.wait(120) != 0]  # type: ignore[union-attr]
     assert failures == []
     assert migrate.current(empty_pg_config).strip() == "002 (head)"
+
+
+def test_an_os_error_of_the_callers_own_is_not_blamed_on_the_database(store: Store) -> None:
+    def export_to_a_closed_pipe() -> None:  # as `greenlang audit export | head` does
+        with store.atomic():
+            store.create_permission(sample_permission())
+            raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError):
+        export_to_a_closed_pipe()
+    assert store.list_permissions() == []

@@ -38,10 +38,10 @@ class DatabaseConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    host: str | None = None
+    host: str | None = Field(default=None, min_length=1)
     port: int | None = Field(default=None, ge=1, le=65535)
-    database: str | None = None
-    username: str | None = None
+    database: str | None = Field(default=None, min_length=1)
+    username: str | None = Field(default=None, min_length=1)
     password: SecretStr | None = None
     url: SecretStr | None = None
     pool_size: int = Field(default=20, ge=1)
@@ -55,7 +55,7 @@ class DatabaseConfig(BaseModel):
     sslcert: Path | None = None
     sslkey: Path | None = None
     connect_timeout: float = Field(default=10.0, gt=0)
-    application_name: str = "greenlang"
+    application_name: str = Field(default="greenlang", min_length=1, max_length=63, pattern=r"^[ -~]+$")
 
     def __init__(self, **data: Any) -> None:
         try:

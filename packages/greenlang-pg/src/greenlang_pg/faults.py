@@ -52,8 +52,6 @@ def classify(exc: BaseException) -> Fault | None:
         return Fault(
             sqlstate, getattr(exc, "constraint_name", None), getattr(exc, "detail", None), _first_line(exc), lost
         )
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return Fault(None, None, None, str(exc) or type(exc).__name__, True)
     return None
 
 

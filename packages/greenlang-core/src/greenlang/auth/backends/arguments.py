@@ -15,13 +15,16 @@ __all__ = ["check_page", "given_filters", "incoming", "changed", "check_update"]
 
 M = TypeVar("M", bound=Record)
 
+_MAX_ROWS = 2**63 - 1
+"""The largest count a database can take (a 64-bit integer); beyond it a store would fail with its own error."""
+
 
 def check_page(limit: int | None, offset: int, offset_name: str = "offset") -> None:
     """Refuse negative or non-integer paging, which SQLite would read as 'no limit'."""
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise InputError(f"limit must be a non-negative integer or None, got {limit!r}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InputError(f"{offset_name} must be a non-negative integer, got {offset!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _MAX_ROWS):
+        raise InputError(f"limit must be an integer from 0 to {_MAX_ROWS}, or None for no limit; got {limit!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= _MAX_ROWS:
+        raise InputError(f"{offset_name} must be an integer from 0 to {_MAX_ROWS}; got {offset!r}")
 
 
 def given_filters(**values: str | None) -> dict[str, str]:
