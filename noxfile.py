@@ -13,6 +13,7 @@ nox.options.error_on_missing_interpreters = True
 ROOT = Path(__file__).parent
 CORE = "packages/greenlang-core"
 PG = "packages/greenlang-pg"
+KMS_AWS = "packages/greenlang-kms-aws"
 TEST_PLUGINS = [f"{CORE}/tests/plugins/greenlang-sample-plugin", f"{CORE}/tests/plugins/greenlang-broken-plugin"]
 TEST_REQUIREMENTS = ["pytest>=8", "hypothesis>=6.100"]
 PYTHON = "3.11"
@@ -29,9 +30,12 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on greenlang-core."""
-    session.install("-e", CORE, "-e", f"{PG}[test]", "mypy>=1.11", "types-PyYAML", "types-cachetools")
+    session.install(
+        "-e", CORE, "-e", f"{PG}[test]", "-e", f"{KMS_AWS}[test]", "mypy>=1.11", "types-PyYAML", "types-cachetools"
+    )
     session.run("mypy", "--strict", f"{CORE}/src")
     session.run("mypy", "--config-file", f"{PG}/pyproject.toml", f"{PG}/src")
+    session.run("mypy", "--config-file", f"{KMS_AWS}/pyproject.toml", f"{KMS_AWS}/src")
 
 
 @nox.session(name="tests-core", python=PYTHON)
@@ -47,6 +51,13 @@ def tests_pg(session: nox.Session) -> None:
     """greenlang-pg against a real PostgreSQL that the tests start (pgserver), or GREENLANG_TEST_PG_DSN."""
     session.install("-e", CORE, "-e", f"{PG}[test]", *TEST_REQUIREMENTS)
     session.run("pytest", f"{PG}/tests", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
+
+
+@nox.session(name="tests-kms-aws", python=PYTHON)
+def tests_kms_aws(session: nox.Session) -> None:
+    """greenlang-kms-aws against moto's AWS KMS server, corrected in the fixture to behave as AWS documents."""
+    session.install("-e", CORE, "-e", f"{KMS_AWS}[test]", *TEST_REQUIREMENTS)
+    session.run("pytest", f"{KMS_AWS}/tests", *session.posargs)
 
 
 @nox.session(python=PYTHON)

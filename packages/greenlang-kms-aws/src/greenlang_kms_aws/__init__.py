@@ -1,0 +1,1 @@
+"""AWS KMS signing provider for greenlang-core; for now only its test server (`greenlang_kms_aws.testing`)."""
