@@ -14,7 +14,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from greenlang.audit.chain import ChainHead
 from greenlang.audit.events import AuditEvent
-from greenlang.auth.backends.arguments import changed, check_page, check_update, given_filters, incoming
+from greenlang.auth.backends.arguments import changed, check_list, check_page, check_update, given_filters, incoming
 from greenlang.auth.backends.base import StoredPolicyState
 from greenlang.auth.permissions import Permission, PermissionEffect
 from greenlang.auth.policies import Policy
@@ -65,8 +65,7 @@ class Plans:
         return incoming(table.model, data, self.clock, what or table.what)
 
     def incoming_many(self, table: Table[M], items: Sequence[M | Mapping[str, Any]], noun: str) -> list[M]:
-        if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
-            raise InputError(f"{noun} needs a list of {table.what}s, not {type(items).__name__}")
+        check_list(items, noun, f"{table.what}s")
         return [self.incoming(table, item, f"{table.what}[{index}]") for index, item in enumerate(items)]
 
     def _write(self, body: Callable[[Touched], Op[T]]) -> Plan[T]:
@@ -90,8 +89,7 @@ class Plans:
         self, items: Sequence[Permission | Mapping[str, Any]], actor: str | None
     ) -> Plan[list[Permission]]:
         """Bulk permissions are validated while they stream into COPY, not before (see ``Operations``)."""
-        if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
-            raise InputError(f"bulk create needs a list of permissions, not {type(items).__name__}")
+        check_list(items, "bulk create", "permissions")
 
         def incoming(item: Permission | Mapping[str, Any], index: int) -> Permission:
             return self.incoming(PERMISSIONS, item, f"permission[{index}]")
@@ -203,8 +201,7 @@ class Plans:
         return Plan("statement", optimistic, fallback=careful, recover=stored)  # type: ignore[arg-type]
 
     def append_many(self, items: Sequence[AuditEvent | Mapping[str, Any]]) -> Plan[list[AuditEvent]]:
-        if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
-            raise InputError(f"append_audit_events needs a list of audit events, not {type(items).__name__}")
+        check_list(items, "append_audit_events", "audit events")
         events = [self.incoming(AUDIT_LOGS, item, f"audit event[{index}]") for index, item in enumerate(items)]
         return Plan("write", lambda touched: self._append(events))
 

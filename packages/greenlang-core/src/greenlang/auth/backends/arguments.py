@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -11,7 +11,7 @@ from greenlang.errors import InputError
 from greenlang.model import Record
 from greenlang.validation import parse
 
-__all__ = ["check_page", "given_filters", "incoming", "changed", "check_update"]
+__all__ = ["check_page", "check_list", "given_filters", "incoming", "changed", "check_update"]
 
 M = TypeVar("M", bound=Record)
 
@@ -25,6 +25,12 @@ def check_page(limit: int | None, offset: int, offset_name: str = "offset") -> N
         raise InputError(f"limit must be an integer from 0 to {_MAX_ROWS}, or None for no limit; got {limit!r}")
     if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= _MAX_ROWS:
         raise InputError(f"{offset_name} must be an integer from 0 to {_MAX_ROWS}; got {offset!r}")
+
+
+def check_list(items: object, call: str, what: str) -> None:
+    """Refuse anything but a list of records (a string or a single mapping would iterate as nonsense)."""
+    if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
+        raise InputError(f"{call} needs a list of {what}, not {type(items).__name__}")
 
 
 def given_filters(**values: str | None) -> dict[str, str]:

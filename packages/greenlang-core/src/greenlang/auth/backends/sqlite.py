@@ -16,7 +16,7 @@ from typing import Any
 from greenlang.audit.chain import ChainHead, ChainReport
 from greenlang.audit.events import AuditEvent
 from greenlang.auth.backends import sqlite_trail
-from greenlang.auth.backends.arguments import check_page, given_filters
+from greenlang.auth.backends.arguments import check_list, check_page, given_filters
 from greenlang.auth.backends.base import StoredPolicyState
 from greenlang.auth.backends.sqlite_async import AsyncSQLiteBackend
 from greenlang.auth.backends.sqlite_records import SQLiteRecords
@@ -258,8 +258,7 @@ class SQLiteBackend(SQLiteRecords):
 
     @operation
     def append_audit_events(self, events: Sequence[AuditEvent | Mapping[str, Any]]) -> list[AuditEvent]:
-        if isinstance(events, str | bytes | Mapping) or not isinstance(events, Sequence):
-            raise InputError(f"append_audit_events needs a list of audit events, not {type(events).__name__}")
+        check_list(events, "append_audit_events", "audit events")
         records = [self._incoming(AUDIT_LOGS, item, f"audit event[{index}]") for index, item in enumerate(events)]
         with self._write() as conn:
             return sqlite_trail.append_many(conn, records)

@@ -12,12 +12,12 @@ from typing import Any, TypeVar
 
 from greenlang.audit.bulk import BULK_VERB, chunks
 from greenlang.auth.backends import sqlite_links
-from greenlang.auth.backends.arguments import changed, check_page, check_update, incoming
+from greenlang.auth.backends.arguments import changed, check_list, check_page, check_update, incoming
 from greenlang.auth.backends.sqlite_rows import ASSIGNMENTS, PERMISSIONS, ROLES, Table
 from greenlang.auth.backends.sqlite_store import SQLiteStore
 from greenlang.auth.policies import Policy
 from greenlang.auth.roles import Role, RoleAssignment
-from greenlang.errors import DuplicateError, InputError, NotFoundError
+from greenlang.errors import DuplicateError, NotFoundError
 from greenlang.model import Record
 from greenlang.timeutil import isoformat
 
@@ -106,8 +106,7 @@ class SQLiteRecords(SQLiteStore):
             return self._create(conn, table, record, actor)
 
     def _create_many(self, table: Table[M], items: Sequence[M | Mapping[str, Any]], actor: str | None) -> list[M]:
-        if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
-            raise InputError(f"bulk create needs a list of {table.what}s, not {type(items).__name__}")
+        check_list(items, "bulk create", f"{table.what}s")
         records = [self._incoming(table, item, f"{table.what}[{index}]") for index, item in enumerate(items)]
         with self._write() as conn:
             created = [self._create(conn, table, record, actor, audit=False) for record in records]
