@@ -15,6 +15,10 @@ __all__ = [
     "MissingPluginError",
     "VerificationError",
     "StoreError",
+    "KMSError",
+    "KeyUnusableError",
+    "KMSUnavailableError",
+    "CircuitOpenError",
 ]
 
 
@@ -48,3 +52,19 @@ class VerificationError(GreenlangError):
 
 class StoreError(GreenlangError):
     """The store could not complete an operation; nothing was changed."""
+
+
+class KMSError(GreenlangError):
+    """A key-management service could not sign, or answered with something that does not check out."""
+
+
+class KeyUnusableError(KMSError, InputError):
+    """The key cannot sign as configured (not found, disabled, access denied, wrong usage); retrying will not help."""
+
+
+class KMSUnavailableError(KMSError):
+    """The service stayed unavailable (throttling, timeouts, 5xx) through every allowed attempt; nothing was signed."""
+
+
+class CircuitOpenError(KMSUnavailableError):
+    """Failing fast: recent calls to this key all failed, so no request is sent until the breaker's probe succeeds."""

@@ -142,7 +142,7 @@ def test_debug_shows_the_traceback(run: Run) -> None:
     assert "Traceback" in err
 
 
-def test_unknown_key_scheme_names_the_extra(run: Run, tmp_path: Path) -> None:
+def test_unknown_key_scheme_names_the_extra(run: Run, tmp_path: Path, only_builtin_plugins: None) -> None:
     artifact = tmp_path / "report.txt"
     artifact.write_text("scope 1: 1200 tCO2e\n")
     code, _, err = run("sign", str(artifact), "--key", "awskms:///alias/release")

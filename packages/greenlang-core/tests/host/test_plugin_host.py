@@ -130,7 +130,7 @@ def test_empty_allowlist_loads_no_plugins_but_keeps_builtins(fixture_plugins: No
 
 
 @pytest.mark.parametrize(("scheme", "extra"), [("awskms", "aws"), ("azurekms", "azure"), ("gcpkms", "gcp")])
-def test_missing_key_scheme_names_the_extra_to_install(scheme: str, extra: str) -> None:
+def test_missing_key_scheme_names_the_extra_to_install(scheme: str, extra: str, only_builtin_plugins: None) -> None:
     with pytest.raises(MissingPluginError) as caught:
         registry().kms_provider(scheme)
     assert f"pip install 'greenlang-core[{extra}]'" in str(caught.value)

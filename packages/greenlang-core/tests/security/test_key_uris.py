@@ -100,7 +100,7 @@ def test_signer_from_config(tmp_path: Path) -> None:
         ("gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k", "gcp"),
     ],
 )
-def test_cloud_scheme_without_its_plugin_names_the_install(uri: str, extra: str) -> None:
+def test_cloud_scheme_without_its_plugin_names_the_install(uri: str, extra: str, only_builtin_plugins: None) -> None:
     with pytest.raises(MissingPluginError, match=rf"pip install 'greenlang-core\[{extra}\]'"):
         open_signer(uri)
 

@@ -52,12 +52,13 @@ class Bundle(Record):
     key_id: str
     timestamp: UTCDateTime
     provider: str
+    fallback_for: str | None = None
     payload_type: str = Field(alias="payloadType")
     artifact: ArtifactDigest
     envelope: str
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2) + "\n"
+        return json.dumps(self.model_dump(mode="json", by_alias=True, exclude_none=True), indent=2) + "\n"
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Bundle:
@@ -123,6 +124,7 @@ def sign_artifact(
         key_id=result.key_id,
         timestamp=result.timestamp,
         provider=result.provider,
+        fallback_for=result.fallback_for,
         payloadType=PAYLOAD_TYPE,
         artifact=ArtifactDigest(name=subject.name, sha256=subject.sha256),
         envelope=envelope_path.name,

@@ -102,4 +102,13 @@ def signer_from_config(config: SigningConfig) -> Signer:
     }
     if config.passphrase is not None:
         options["passphrase"] = config.passphrase
-    return open_signer(config.key_uri(), **options)
+    return open_signer(_seed_key_id_as_uri(config.key_uri()), **options)
+
+
+def _seed_key_id_as_uri(key: str) -> str:
+    """The seed passes KMS key ids (``arn:aws:kms:...``, ``https://vault/keys/k``, ``projects/...``), not URIs."""
+    if key.startswith(("arn:", "https://", "projects/")):
+        from greenlang.security.kms.uris import kms_key_uri, provider_for_key_id
+
+        return kms_key_uri(provider_for_key_id(key), key)
+    return key

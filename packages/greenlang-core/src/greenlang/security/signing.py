@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -38,6 +39,8 @@ class SignResult:
     key_id: str
     key_ref: str
     provider: str
+    fallback_for: str | None = None
+    """The KMS key this signature stands in for, when it was unreachable and a configured local fallback signed."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timestamp", to_utc(self.timestamp))
@@ -169,3 +172,12 @@ class LocalSigner(Signer):
         if algorithm.family is Family.RSA_PKCS1V15 and isinstance(key, rsa.RSAPrivateKey):
             return key.sign(payload, padding.PKCS1v15(), algorithm.hash_algorithm())
         raise InputError(f"algorithm {algorithm.name} does not fit this {type(key).__name__}.")
+
+
+def __getattr__(name: str) -> Any:
+    """``from greenlang.security.signing import ExternalKMSSigner`` as in the seed, without an import cycle."""
+    if name == "ExternalKMSSigner":
+        from greenlang.security.kms.external import ExternalKMSSigner
+
+        return ExternalKMSSigner
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

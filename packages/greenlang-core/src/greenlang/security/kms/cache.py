@@ -1,0 +1,85 @@
+"""The public key cache: a KMS round trip per signature would double latency and cost for no gain."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from cachetools import TTLCache
+
+from greenlang.errors import InputError
+
+__all__ = ["CacheStats", "KeyCache", "DEFAULT_TTL_SECONDS"]
+
+DEFAULT_TTL_SECONDS = 3600
+_MAX_KEYS = 1024
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    hits: int
+    misses: int
+
+    @property
+    def hit_rate(self) -> float:
+        """Hits over lookups; 0.0 before the first lookup."""
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {"hits": self.hits, "misses": self.misses, "hit_rate": self.hit_rate}
+
+
+class KeyCache(Generic[T]):
+    """Resolved keys by reference, each kept for ``ttl_seconds`` (0 turns caching off).
+
+    ``timer`` is the clock entries age by; tests pass a fake one instead of sleeping.
+    Concurrent misses on one reference may both load; the later value wins, which is
+    harmless because both describe the same key.
+    """
+
+    def __init__(
+        self, ttl_seconds: float = DEFAULT_TTL_SECONDS, *, timer: Callable[[], float] = time.monotonic
+    ) -> None:
+        if ttl_seconds < 0:
+            raise InputError(f"cache_ttl_seconds is {ttl_seconds}; use 0 (no caching) or more seconds.")
+        self.ttl_seconds = ttl_seconds
+        self._entries: TTLCache[str, T] | None = (
+            TTLCache(maxsize=_MAX_KEYS, ttl=ttl_seconds, timer=timer) if ttl_seconds > 0 else None
+        )
+        self._lock = threading.Lock()
+        self._hits = 0
+        self._misses = 0
+
+    def get(self, ref: str, load: Callable[[], T]) -> T:
+        """The cached value for ``ref``, or ``load()`` stored under it."""
+        with self._lock:
+            if self._entries is not None and ref in self._entries:
+                self._hits += 1
+                return self._entries[ref]
+            self._misses += 1
+        value = load()
+        if self._entries is not None:
+            with self._lock:
+                self._entries[ref] = value
+        return value
+
+    def invalidate(self, ref: str | None = None) -> None:
+        """Forget ``ref`` (or everything), so the next lookup asks the service again."""
+        if self._entries is None:
+            return
+        with self._lock:
+            if ref is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(ref, None)
+
+    @property
+    def stats(self) -> CacheStats:
+        with self._lock:
+            return CacheStats(self._hits, self._misses)

@@ -1,0 +1,149 @@
+"""The seed's KMS API: ``ExternalKMSSigner(SigningConfig)``, ``KMSConfig`` and ``create_kms_provider``.
+
+Code written against the seed keeps working: the provider comes from
+``GL_KMS_PROVIDER`` or, when that is unset, from the shape of the key id
+(``arn:aws:kms:...``, ``https://<vault>/keys/...``, ``projects/.../cryptoKeys/...``),
+and the key id and region from ``GL_KMS_KEY_ID`` and ``GL_KMS_REGION``. Underneath,
+each is a key URI opened through the plugin registered for its scheme.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from greenlang.errors import InputError
+from greenlang.security.algorithms import Algorithm, PublicKey
+from greenlang.security.kms.provider import DEFAULT_BATCH_WORKERS, BatchItem, KeyInfo, KMSProvider
+from greenlang.security.kms.uris import kms_key_uri, provider_for_key_id
+from greenlang.security.signing import Signer, SigningConfig, SignResult
+
+__all__ = ["KMSEnvironment", "KMSConfig", "create_kms_provider", "ExternalKMSSigner"]
+
+
+class KMSEnvironment(BaseSettings):
+    """``GL_KMS_PROVIDER``, ``GL_KMS_KEY_ID`` and ``GL_KMS_REGION``, as the seed reads them."""
+
+    model_config = SettingsConfigDict(env_prefix="GL_KMS_", extra="ignore")
+
+    provider: str = ""
+    key_id: str = ""
+    region: str = ""
+
+
+class KMSConfig(BaseModel):
+    """One KMS key and how to reach it; ``provider`` may be empty to infer it from ``key_id``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key_id: str
+    provider: str = ""
+    region: str | None = None
+    endpoint_url: str | None = None
+    cache_ttl_seconds: int = Field(default=3600, ge=0)
+    max_retries: int = Field(default=3, ge=0)
+
+    def key_uri(self) -> str:
+        provider = self.provider.strip().lower() or provider_for_key_id(self.key_id)
+        return kms_key_uri(provider, self.key_id, region=self.region or None)
+
+
+def create_kms_provider(config: KMSConfig, **options: Any) -> KMSProvider:
+    """Open the KMS key ``config`` names through its plugin; ``options`` go to the provider."""
+    from greenlang.security.keyref import open_signer
+
+    if config.endpoint_url:
+        options.setdefault("endpoint_url", config.endpoint_url)
+    signer = open_signer(
+        config.key_uri(), cache_ttl_seconds=config.cache_ttl_seconds, max_retries=config.max_retries, **options
+    )
+    if not isinstance(signer, KMSProvider):
+        raise InputError(f"key {config.key_id} is not a KMS key; open local keys with LocalSigner.from_file.")
+    return signer
+
+
+class ExternalKMSSigner(Signer):
+    """A signer for the KMS key in ``config.kms_key_id`` or ``GL_KMS_KEY_ID``; see the module docstring.
+
+    ``fallback`` (a ``LocalSigner``) signs only when the service is unavailable,
+    and such results name the fallback key. Other ``options`` go to the provider.
+    """
+
+    def __init__(self, config: SigningConfig | None = None, *, fallback: Signer | None = None, **options: Any) -> None:
+        settings = config or SigningConfig()
+        env = KMSEnvironment()
+        key_id = settings.kms_key_id or env.key_id
+        if not key_id:
+            raise InputError(
+                "no KMS key is configured; set SigningConfig(kms_key_id=...) or GL_KMS_KEY_ID to a key ARN, "
+                "Key Vault key URL, Cloud KMS key name or key URI."
+            )
+        kms_config = KMSConfig(
+            key_id=key_id,
+            provider=env.provider,
+            region=env.region or None,
+            cache_ttl_seconds=settings.cache_ttl_seconds,
+            max_retries=settings.max_retries,
+        )
+        self.kms_provider = create_kms_provider(kms_config, algorithm=settings.algorithm, fallback=fallback, **options)
+        self.provider = self.kms_provider.provider
+        self.configured_key_id = key_id
+        super().__init__(key_ref=self.kms_provider.uri, algorithm=settings.algorithm)
+
+    @property
+    def algorithm(self) -> Algorithm:
+        return self.kms_provider.algorithm
+
+    @property
+    def key_id(self) -> str:
+        return self.kms_provider.key_id
+
+    @property
+    def key_ref(self) -> str:
+        return self.kms_provider.key_ref
+
+    def public_key(self) -> PublicKey:
+        return self.kms_provider.public_key()
+
+    def get_public_key(self) -> bytes:
+        return self.kms_provider.get_public_key()
+
+    def _sign(self, payload: bytes) -> bytes:
+        return self.kms_provider.sign(payload).signature
+
+    def sign(self, payload: bytes) -> SignResult:
+        return self.kms_provider.sign(payload)
+
+    async def sign_async(self, payload: bytes) -> SignResult:
+        return await self.kms_provider.sign_async(payload)
+
+    def sign_many(self, payloads: Iterable[bytes], *, max_workers: int = DEFAULT_BATCH_WORKERS) -> list[BatchItem]:
+        return self.kms_provider.sign_many(payloads, max_workers=max_workers)
+
+    def verify(self, payload: bytes, signature: bytes, *, key_ref: str | None = None) -> bool:
+        """Local verification against the KMS key's public key (see ``KMSProvider.verify``)."""
+        return self.kms_provider.verify(payload, signature, key_ref=key_ref)
+
+    def key_info(self) -> KeyInfo:
+        return self.kms_provider.key_info()
+
+    def get_signer_info(self) -> dict[str, Any]:
+        """The seed's summary: type, provider, key_id, algorithm, enabled, rotation_enabled, cache_stats."""
+        info = self.kms_provider.key_info()
+        return {
+            "type": "kms",
+            "provider": self.provider,
+            "key_id": self.configured_key_id,
+            "key_ref": info.resolved_ref,
+            "public_key_id": info.key_id,
+            "algorithm": info.algorithm,
+            "enabled": info.enabled,
+            "rotation_enabled": info.rotation_enabled,
+            "cache_stats": self.kms_provider.cache_stats.as_dict(),
+        }
+
+    def __repr__(self) -> str:
+        return f"ExternalKMSSigner(provider={self.provider!r}, uri={self.kms_provider.uri!r})"
