@@ -63,7 +63,8 @@ def tests_kms_aws(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the documentation site with warnings as errors."""
-    session.install("-e", CORE, "-e", PG, "mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26")
+    tools = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
+    session.install("-e", CORE, "-e", PG, "-e", f"{KMS_AWS}[test]", *tools)
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
 
 

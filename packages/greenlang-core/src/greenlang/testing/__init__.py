@@ -1,4 +1,4 @@
-"""Conformance suites that backend authors run against their stores, and the helpers they need.
+"""Conformance suites that backend and KMS provider authors run against their code, and the helpers they need.
 
 Imports are lazy so that loading the pytest plugin never imports the suite
 before pytest has registered it for assertion rewriting.
@@ -14,9 +14,18 @@ if TYPE_CHECKING:
     from greenlang.testing.hooks import ConformanceHooks
     from greenlang.testing.suite import BackendConformance
     from greenlang.testing.suite_audit import expected_hash
+    from greenlang.testing.suite_kms import KMSProviderConformance, verify_independently
     from greenlang.testing.suite_records import store_contents
 
-__all__ = ["BackendConformance", "ConformanceHooks", "SyncFacade", "expected_hash", "store_contents"]
+__all__ = [
+    "BackendConformance",
+    "ConformanceHooks",
+    "KMSProviderConformance",
+    "SyncFacade",
+    "expected_hash",
+    "store_contents",
+    "verify_independently",
+]
 
 _HOMES = {
     "BackendConformance": "greenlang.testing.suite",
@@ -24,6 +33,8 @@ _HOMES = {
     "SyncFacade": "greenlang.testing.facade",
     "expected_hash": "greenlang.testing.suite_audit",
     "store_contents": "greenlang.testing.suite_records",
+    "KMSProviderConformance": "greenlang.testing.suite_kms",
+    "verify_independently": "greenlang.testing.suite_kms",
 }
 
 

@@ -12,10 +12,11 @@ pytest.register_assert_rewrite(
     "greenlang.testing.suite_audit",
     "greenlang.testing.suite_records",
     "greenlang.testing.sqlite",
+    "greenlang.testing.suite_kms",
 )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "greenlang_conformance: a check from greenlang.testing's backend conformance suite"
+        "markers", "greenlang_conformance: a check from one of greenlang.testing's conformance suites"
     )

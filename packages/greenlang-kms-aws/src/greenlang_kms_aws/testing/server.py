@@ -42,13 +42,15 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from moto.core.exceptions import JsonRESTError
 from moto.kms.exceptions import ValidationException
-from moto.kms.models import KmsBackend
+from moto.kms.models import KmsBackend, kms_backends
 from moto.kms.responses import KmsResponse
 from moto.kms.utils import ECDSAPrivateKey, RSAPrivateKey
 from moto.server import ThreadedMotoServer
 
 __all__ = ["AwsKmsTestServer"]
 
+ACCOUNT_ID = "123456789012"
+"""moto's default account, the one in the seed's example ARN."""
 _RAW_MESSAGE_LIMIT = 4096
 _DIGEST_SIZES = {
     "RSASSA_PSS_SHA_256": 32,
@@ -260,6 +262,36 @@ class AwsKmsTestServer:
             region_name=self.region,
         )
         return session.client("kms", endpoint_url=self.endpoint_url, **kwargs)
+
+    def create_key(
+        self,
+        key_spec: str,
+        *,
+        usage: str = "SIGN_VERIFY",
+        region: str | None = None,
+        key_id: str | None = None,
+        account_id: str = ACCOUNT_ID,
+    ) -> str:
+        """Create a key and return its ARN; ``key_id`` gives it a fixed id, as the seed's example key has.
+
+        AWS assigns key ids itself and has no API for choosing one, so a fixed id
+        is set here, on the server side.
+        """
+        backend = kms_backends[account_id][region or self.region]
+        key = backend.create_key(policy=None, key_usage=usage, key_spec=key_spec, description="", tags=None)
+        if key_id is not None:
+            if key_id in backend.keys:
+                raise ValueError(f"key id {key_id} already exists in {region or self.region}")
+            del backend.keys[key.id]
+            key.id = key_id
+            key.arn = key.arn.rsplit("/", 1)[0] + "/" + key_id
+            backend.keys[key_id] = key
+        return str(key.arn)
+
+    def private_key(self, arn: str) -> Any:
+        """The ``cryptography`` private key behind ``arn``: a test oracle, since AWS never reveals one."""
+        _, _, _, region, account_id, resource = arn.split(":", 5)
+        return kms_backends[account_id][region].keys[resource.removeprefix("key/")].private_key.private_key
 
     def stop(self) -> None:
         if self._server is None:

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 
-from greenlang.errors import GreenlangError, InputError, KMSError, KMSUnavailableError
+from greenlang.errors import GreenlangError, InputError, KeyUnusableError, KMSError, KMSUnavailableError
 from greenlang.security.algorithms import ALGORITHMS, Algorithm, Family, PublicKey, choose, resolve
 from greenlang.security.keys import key_id as public_key_id
 from greenlang.security.kms.breaker import CircuitBreaker
@@ -194,7 +194,7 @@ class KMSProvider(Signer):
         return algorithm
 
     def _resolve(self, ref: str) -> ResolvedKey:
-        remote = self._call(lambda: self._fetch_key(ref), f"resolving {ref}")
+        remote = self._call(lambda: self._fetch_key(ref))
         return ResolvedKey(remote, self._choose_algorithm(remote), public_key_id(remote.public_key))
 
     def resolved(self, ref: str | None = None) -> ResolvedKey:
@@ -210,7 +210,7 @@ class KMSProvider(Signer):
     def cache_stats(self) -> CacheStats:
         return self._cache.stats
 
-    def _call(self, operation: Callable[[], T], what: str) -> T:
+    def _call(self, operation: Callable[[], T]) -> T:
         """One SDK call under the breaker and a fresh deadline that the SDK's retry hooks consult."""
         deadline = self.retry.start(self._timer)
         token = current_deadline().set(deadline)
@@ -258,7 +258,11 @@ class KMSProvider(Signer):
         key = self.resolved()
         algorithm = key.algorithm
         message = payload if algorithm.family is Family.ED25519 else algorithm.digest(payload)
-        signature = self._call(lambda: self._sign_digest(key.remote, algorithm, message), f"signing with {self.uri}")
+        try:
+            signature = self._call(lambda: self._sign_digest(key.remote, algorithm, message))
+        except KeyUnusableError:
+            self._cache.invalidate(self.uri)  # e.g. disabled since it was cached: key_info must not say "enabled"
+            raise
         if not signature:
             raise KMSError(f"{self.provider} returned an empty signature for {key.remote.key_ref}; nothing was signed.")
         if self.check_signatures and not _verifies(key, payload, signature):

@@ -224,7 +224,7 @@ class GcpKeyUri:
         text = uri.strip() if isinstance(uri, str) else ""
         scheme, sep, rest = text.partition("://")
         if not sep or scheme.lower() != "gcpkms":
-            raise InputError(f"key URI {uri!r} is not a gcpkms:// URI; use gcpkms://{_GCP_FORM}.")
+            raise InputError(f"key URI {uri!r} should start with gcpkms://; use gcpkms://{_GCP_FORM}.")
         rest, _, query = rest.partition("?")
         _query(uri, query, set())
         return cls.from_resource_name(rest.lstrip("/"))
@@ -282,8 +282,10 @@ def kms_key_uri(provider: str, key_id: str, *, region: str | None = None) -> str
     if not text:
         raise InputError("KMS key id is empty; set GL_KMS_KEY_ID or SigningConfig(kms_key_id=...).")
     given = text.partition("://")[0].lower() if "://" in text else ""
-    if given in PROVIDER_SCHEMES.values() and given != scheme:
-        raise InputError(f"key {text} is a {given} URI but the provider is {name}; make GL_KMS_PROVIDER match.")
+    if given not in PROVIDER_SCHEMES.values():
+        given = ""
+    elif given != scheme:
+        raise InputError(f"key {text} is a {given}:// URI but the provider is {name}; make GL_KMS_PROVIDER match.")
     if scheme == "awskms":
         ref = AwsKeyUri.parse(text) if given else AwsKeyUri(text)
         if region:
@@ -308,7 +310,7 @@ def _split(uri: str, scheme: str) -> SplitResult:
     text = uri.strip() if isinstance(uri, str) else ""
     parts = urlsplit(text)
     if parts.scheme.lower() != scheme:
-        raise InputError(f"key URI {uri!r} is not a {scheme}:// URI.")
+        raise InputError(f"key URI {uri!r} should start with {scheme}://.")
     if parts.fragment:
         raise InputError(f"key URI {uri} has a fragment (#...); remove it.")
     return parts
