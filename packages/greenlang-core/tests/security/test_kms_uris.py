@@ -185,10 +185,18 @@ def test_provider_from_key_id_shape(key_id: str, provider: str) -> None:
     assert provider_for_key_id(key_id) == provider
 
 
-@pytest.mark.parametrize("key_id", ["", "my-key", "https://example.com/keys", "file:///k.pem"])
+@pytest.mark.parametrize("key_id", ["", "my-key", "https://example.com/keys"])
 def test_unrecognised_key_id_asks_for_gl_kms_provider(key_id: str) -> None:
     with pytest.raises(InputError, match="set GL_KMS_PROVIDER to aws, azure or gcp"):
         provider_for_key_id(key_id)
+
+
+@pytest.mark.parametrize("key_id", ["file:///k.pem", "FILE:///k.pem", "keys/signing.pem"])
+def test_local_key_files_are_pointed_at_the_local_signer(key_id: str) -> None:
+    with pytest.raises(InputError, match="is a local key file, not a KMS key"):
+        provider_for_key_id(key_id)
+    with pytest.raises(InputError, match="LocalSigner.from_file"):
+        kms_key_uri("aws", key_id)
 
 
 def test_seed_key_ids_become_uris() -> None:

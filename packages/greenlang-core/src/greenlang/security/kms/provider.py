@@ -313,8 +313,9 @@ class KMSProvider(Signer):
             raise InputError("max_workers must be at least 1.")
         if not items:
             return []
-        with contextlib.suppress(GreenlangError):  # each item reports it, or falls back
-            self.resolved()  # one lookup for the whole batch instead of a stampede of misses
+        if self._cache.ttl_seconds > 0:
+            with contextlib.suppress(GreenlangError):  # each item reports it, or falls back
+                self.resolved()  # one lookup for the whole batch instead of a stampede of misses
         with ThreadPoolExecutor(min(max_workers, len(items)), thread_name_prefix="greenlang-kms") as pool:
             futures = [pool.submit(self.sign, payload) for payload in items]
             return [_outcome(index, future.result) for index, future in enumerate(futures)]

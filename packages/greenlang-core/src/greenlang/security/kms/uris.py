@@ -260,6 +260,7 @@ def provider_for_key_id(key_id: str) -> str:
     for provider, provider_scheme in PROVIDER_SCHEMES.items():
         if scheme == provider_scheme:
             return provider
+    _refuse_local_key(text)
     if text.startswith("arn:") or _KEY_ID.fullmatch(text) or _ALIAS.fullmatch(text):
         return "aws"
     if scheme == "https" and "/keys/" in text:
@@ -281,6 +282,7 @@ def kms_key_uri(provider: str, key_id: str, *, region: str | None = None) -> str
     text = key_id.strip() if isinstance(key_id, str) else ""
     if not text:
         raise InputError("KMS key id is empty; set GL_KMS_KEY_ID or SigningConfig(kms_key_id=...).")
+    _refuse_local_key(text)
     given = text.partition("://")[0].lower() if "://" in text else ""
     if given not in PROVIDER_SCHEMES.values():
         given = ""
@@ -296,6 +298,14 @@ def kms_key_uri(provider: str, key_id: str, *, region: str | None = None) -> str
     if scheme == "azurekms":
         return (AzureKeyUri.parse(text) if given else AzureKeyUri.from_key_id_url(text)).uri()
     return (GcpKeyUri.parse(text) if given else GcpKeyUri.from_resource_name(text)).uri()
+
+
+def _refuse_local_key(text: str) -> None:
+    if text.lower().startswith("file:") or text.endswith(".pem"):
+        raise InputError(
+            f"key {text!r} is a local key file, not a KMS key; sign with it through "
+            "LocalSigner.from_file(path) or open_signer(uri) instead of ExternalKMSSigner."
+        )
 
 
 def _merged_region(ref: AwsKeyUri, region: str) -> str:
