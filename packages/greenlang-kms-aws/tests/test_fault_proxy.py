@@ -6,7 +6,6 @@ import hashlib
 import http.client
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -21,23 +20,6 @@ from greenlang_kms_aws.testing import AwsKmsTestServer, FaultProxy, ProxiedCall
 
 PAYLOAD = b"greenlang emissions record via the fault proxy"
 DIGEST = hashlib.sha256(PAYLOAD).digest()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[AwsKmsTestServer]:
-    with AwsKmsTestServer() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def key_arn(server: AwsKmsTestServer) -> str:
-    return server.create_key("ECC_NIST_P256")
-
-
-@pytest.fixture
-def proxy(server: AwsKmsTestServer) -> Iterator[FaultProxy]:
-    with FaultProxy(server.endpoint_url) as running:
-        yield running
 
 
 def client(proxy: FaultProxy, *, attempts: int = 1, read_timeout: float = 10.0) -> Any:

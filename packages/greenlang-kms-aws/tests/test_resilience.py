@@ -8,7 +8,6 @@ against the key's public key taken from the server side, not from the provider.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,32 +28,6 @@ from greenlang.security.verify import verify_artifact
 
 PAYLOAD = b"site lyon, 2026-Q3: scope 1 = 1,204.7 tCO2e"
 THROTTLING = {"status": 400, "code": "ThrottlingException"}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[AwsKmsTestServer]:
-    with AwsKmsTestServer() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def key_arn(server: AwsKmsTestServer) -> str:
-    return server.create_key("ECC_NIST_P256")
-
-
-@pytest.fixture
-def proxy(server: AwsKmsTestServer) -> Iterator[FaultProxy]:
-    with FaultProxy(server.endpoint_url) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _dummy_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KMS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "resilience-secret-not-for-messages")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
 def open_key(arn: str, proxy: FaultProxy, **options: Any) -> AwsKmsProvider:
@@ -148,14 +121,14 @@ def test_server_errors_back_off_on_a_shorter_scale(proxy: FaultProxy, key_arn: s
     ],
 )
 def test_non_retryable_errors_are_raised_after_one_attempt(
-    proxy: FaultProxy, key_arn: str, code: str, error: type[Exception], words: str
+    proxy: FaultProxy, key_arn: str, code: str, error: type[Exception], words: str, aws_env: dict[str, str]
 ) -> None:
     provider = open_key(key_arn, proxy, retry=RetryPolicy(max_attempts=5))
     proxy.fail("Sign", times=5, status=400, code=code)
     with pytest.raises(error, match=words) as caught:
         provider.sign(PAYLOAD)
     assert proxy.count("Sign") == 1
-    assert "resilience-secret" not in str(caught.value)
+    assert aws_env["AWS_SECRET_ACCESS_KEY"] not in str(caught.value)
 
 
 def test_a_read_timeout_is_retried(server: AwsKmsTestServer, proxy: FaultProxy, key_arn: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from greenlang.errors import InputError
+from greenlang.errors import InputError, KeyUnusableError
 from greenlang.security.algorithms import Algorithm, PublicKey
 from greenlang.security.kms.provider import DEFAULT_BATCH_WORKERS, BatchItem, KeyInfo, KMSProvider
 from greenlang.security.kms.uris import kms_key_uri, provider_for_key_id
@@ -131,19 +131,28 @@ class ExternalKMSSigner(Signer):
         return self.kms_provider.key_info()
 
     def get_signer_info(self) -> dict[str, Any]:
-        """The seed's summary: type, provider, key_id, algorithm, enabled, rotation_enabled, cache_stats."""
-        info = self.kms_provider.key_info()
-        return {
-            "type": "kms",
-            "provider": self.provider,
-            "key_id": self.configured_key_id,
-            "key_ref": info.resolved_ref,
-            "public_key_id": info.key_id,
-            "algorithm": info.algorithm,
-            "enabled": info.enabled,
-            "rotation_enabled": info.rotation_enabled,
-            "cache_stats": self.kms_provider.cache_stats.as_dict(),
-        }
+        """The seed's summary: type, provider, key_id, algorithm, enabled, rotation_enabled, cache_stats.
+
+        A key the service refuses (disabled, deleted, access denied) is reported
+        with ``enabled: False`` and the reason in ``error``, so a health check can
+        show it instead of failing.
+        """
+        summary: dict[str, Any] = {"type": "kms", "provider": self.provider, "key_id": self.configured_key_id}
+        try:
+            info = self.kms_provider.key_info()
+        except KeyUnusableError as exc:
+            summary.update(key_ref=None, public_key_id=None, algorithm=None, enabled=False, rotation_enabled=False)
+            summary["error"] = str(exc)
+        else:
+            summary.update(
+                key_ref=info.resolved_ref,
+                public_key_id=info.key_id,
+                algorithm=info.algorithm,
+                enabled=info.enabled,
+                rotation_enabled=info.rotation_enabled,
+            )
+        summary["cache_stats"] = self.kms_provider.cache_stats.as_dict()
+        return summary
 
     def __repr__(self) -> str:
         return f"ExternalKMSSigner(provider={self.provider!r}, uri={self.kms_provider.uri!r})"
