@@ -342,13 +342,6 @@ def test_many_threads_on_one_reference_keep_the_counters_consistent(clock: FakeC
 # -- found while testing ----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "KeyCache.get reads the clock twice (``ref in entries`` then ``entries[ref]``); an entry that "
-        "expires between the two readings makes TTLCache raise KeyError out of get() instead of reloading"
-    ),
-)
 def test_an_entry_expiring_between_check_and_read_is_reloaded_not_a_key_error(clock: FakeClock) -> None:
     cache: KeyCache[str] = KeyCache(10, timer=clock)
     load = CountingLoader()

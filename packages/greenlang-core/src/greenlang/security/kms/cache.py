@@ -57,11 +57,12 @@ class KeyCache(Generic[T]):
         self._misses = 0
 
     def get(self, ref: str, load: Callable[[], T]) -> T:
-        """The cached value for ``ref``, or ``load()`` stored under it."""
+        """The cached value for ``ref``, or ``load()`` stored under it (values are never ``None``)."""
         with self._lock:
-            if self._entries is not None and ref in self._entries:
+            cached = self._entries.get(ref) if self._entries is not None else None  # one clock reading
+            if cached is not None:
                 self._hits += 1
-                return self._entries[ref]
+                return cached
             self._misses += 1
         value = load()
         if self._entries is not None:
