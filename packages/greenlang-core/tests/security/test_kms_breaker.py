@@ -195,7 +195,7 @@ def test_open_error_names_the_breaker_and_the_retry_time_and_no_secret(clock: Fa
 
     message = str(raised.value)
     assert name in message
-    assert "45 s" in message
+    assert "next probe goes through in 45.0 s" in message
     assert "3 consecutive failures" in message
     assert SECRET not in message
     assert SECRET not in repr(raised.value)
@@ -203,11 +203,14 @@ def test_open_error_names_the_breaker_and_the_retry_time_and_no_secret(clock: Fa
     assert raised.value.__context__ is None
 
 
-def test_open_error_prints_fractional_reset_seconds(clock: FakeClock, service: Service) -> None:
+def test_open_error_counts_down_to_the_next_probe(clock: FakeClock, service: Service) -> None:
     breaker = _breaker(clock, reset=2.5)
     _open(breaker, service)
 
-    with pytest.raises(CircuitOpenError, match=r"2\.5 s"):
+    with pytest.raises(CircuitOpenError, match=r"in 2\.5 s"):
+        breaker.call(service)
+    clock.advance(1.75)
+    with pytest.raises(CircuitOpenError, match=r"in 0\.8 s"):
         breaker.call(service)
 
 
@@ -375,8 +378,25 @@ def test_reset_during_a_probe_lets_the_next_caller_in(clock: FakeClock, service:
         ({"failure_threshold": 0}, "failure_threshold"),
         ({"failure_threshold": -3}, "failure_threshold"),
         ({"reset_seconds": -1.0}, "reset_seconds"),
+        ({"reset_seconds": float("nan")}, "reset_seconds"),
+        ({"reset_seconds": float("inf")}, "reset_seconds"),
     ],
 )
 def test_invalid_settings_are_refused_naming_the_field(kwargs: dict[str, Any], field: str) -> None:
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(InputError, match=field):
         CircuitBreaker(**kwargs)
+
+
+def test_an_interrupted_probe_gives_no_verdict(clock: FakeClock, service: Service) -> None:
+    breaker = _breaker(clock, reset=10)
+    _open(breaker, service)
+    clock.advance(10)
+
+    def interrupted() -> str:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        breaker.call(interrupted)
+    assert breaker.state is BreakerState.HALF_OPEN  # neither closed by the interruption nor re-opened
+    assert breaker.call(lambda: "probe") == "probe"
+    assert breaker.state is BreakerState.CLOSED

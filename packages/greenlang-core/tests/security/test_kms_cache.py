@@ -156,7 +156,7 @@ def test_ttl_zero_turns_caching_off(clock: FakeClock) -> None:
     assert cache.get(REF, load) == "key-4"
 
 
-@pytest.mark.parametrize("ttl", [-1, -0.001, -3600])
+@pytest.mark.parametrize("ttl", [-1, -0.001, -3600, float("nan"), float("inf")])
 def test_negative_ttl_is_refused_naming_the_setting(ttl: float) -> None:
     with pytest.raises(InputError) as raised:
         KeyCache(ttl)
@@ -339,15 +339,37 @@ def test_many_threads_on_one_reference_keep_the_counters_consistent(clock: FakeC
     assert 1 <= loads <= threads_count
 
 
-# -- found while testing ----------------------------------------------------------------------
+# -- regressions ----------------------------------------------------------------------------
 
 
 def test_an_entry_expiring_between_check_and_read_is_reloaded_not_a_key_error(clock: FakeClock) -> None:
+    """``get`` once read the clock twice (contains, then getitem); crossing the expiry between them raised KeyError."""
     cache: KeyCache[str] = KeyCache(10, timer=clock)
     load = CountingLoader()
     cache.get(REF, load)
 
     clock.advance(9.5)
-    clock.tick = 1.0  # a real monotonic clock also moves between the two readings; here it crosses the expiry
+    clock.tick = 1.0  # a real monotonic clock also moves between readings; this one crosses the expiry
 
     assert cache.get(REF, load) in {"key-1", "key-2"}
+    assert cache.stats.hits + cache.stats.misses == 2
+
+
+def test_a_load_begun_before_invalidate_is_not_stored_after_it(clock: FakeClock) -> None:
+    """The alias moved while an old lookup was in flight: its answer must not outlive the invalidation."""
+    cache: KeyCache[str] = KeyCache(60, timer=clock)
+    started, release = threading.Event(), threading.Event()
+
+    def slow_old_lookup() -> str:
+        started.set()
+        release.wait(5)
+        return "old key"
+
+    results: list[str] = []
+    worker = _run(lambda: results.append(cache.get(REF, slow_old_lookup)))
+    assert started.wait(5)
+    cache.invalidate()
+    release.set()
+    worker.join(5)
+    assert results == ["old key"]  # the caller that asked still gets its answer
+    assert cache.get(REF, lambda: "new key") == "new key"  # but it was not cached

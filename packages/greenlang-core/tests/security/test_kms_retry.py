@@ -58,6 +58,9 @@ def test_policy_is_immutable() -> None:
         ("backoff_max", 0),
         ("backoff_max", -2.0),
         ("backoff_base", -0.5),
+        ("deadline_seconds", float("nan")),
+        ("read_timeout", float("inf")),
+        ("backoff_base", float("nan")),
     ],
 )
 def test_each_invalid_field_is_refused_naming_it(field: str, value: float) -> None:

@@ -7,13 +7,14 @@ tests, and admit exactly one half-open probe at a time; that is less code than a
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
 from enum import StrEnum
 from typing import TypeVar
 
-from greenlang.errors import CircuitOpenError, KMSUnavailableError
+from greenlang.errors import CircuitOpenError, InputError, KMSUnavailableError
 
 __all__ = ["BreakerState", "CircuitBreaker"]
 
@@ -43,9 +44,9 @@ class CircuitBreaker:
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         if failure_threshold < 1:
-            raise ValueError("failure_threshold must be at least 1")
-        if reset_seconds < 0:
-            raise ValueError("reset_seconds must be 0 or more")
+            raise InputError(f"failure_threshold is {failure_threshold}; it must be at least 1.")
+        if not math.isfinite(reset_seconds) or reset_seconds < 0:
+            raise InputError(f"reset_seconds is {reset_seconds}; it must be a finite number of seconds, 0 or more.")
         self.failure_threshold = failure_threshold
         self.reset_seconds = reset_seconds
         self.name = name
@@ -74,7 +75,7 @@ class CircuitBreaker:
             if state is BreakerState.OPEN or (state is BreakerState.HALF_OPEN and self._probing):
                 raise CircuitOpenError(
                     f"{self.name} is failing fast after {self._failures} consecutive failures; "
-                    f"the next probe goes through within {self.reset_seconds:g} s, or check the service."
+                    f"{self._when_next_probe()}, or check the service."
                 )
             probe = state is BreakerState.HALF_OPEN
             if probe:
@@ -84,12 +85,26 @@ class CircuitBreaker:
         except KMSUnavailableError:
             self._record(success=False)
             raise
+        except Exception:
+            if probe:
+                self._record(success=True)  # the service answered, even if to refuse
+            raise
         except BaseException:
             if probe:
-                self._record(success=True)
+                self._abandon_probe()  # interrupted or cancelled: no verdict on the service
             raise
         self._record(success=True)
         return result
+
+    def _when_next_probe(self) -> str:
+        if self._probing or self._opened_at is None:
+            return "a probe is in flight"
+        left = max(0.0, self.reset_seconds - (self._timer() - self._opened_at))
+        return f"the next probe goes through in {left:.1f} s"
+
+    def _abandon_probe(self) -> None:
+        with self._lock:
+            self._probing = False
 
     def _record(self, *, success: bool) -> None:
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -46,7 +47,7 @@ class KeyCache(Generic[T]):
     def __init__(
         self, ttl_seconds: float = DEFAULT_TTL_SECONDS, *, timer: Callable[[], float] = time.monotonic
     ) -> None:
-        if ttl_seconds < 0:
+        if not math.isfinite(ttl_seconds) or ttl_seconds < 0:
             raise InputError(f"cache_ttl_seconds is {ttl_seconds}; use 0 (no caching) or more seconds.")
         self.ttl_seconds = ttl_seconds
         self._entries: TTLCache[str, T] | None = (
@@ -55,6 +56,7 @@ class KeyCache(Generic[T]):
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
+        self._generation = 0  # bumped by invalidate(), so a load begun before it is not stored after it
 
     def get(self, ref: str, load: Callable[[], T]) -> T:
         """The cached value for ``ref``, or ``load()`` stored under it (values are never ``None``)."""
@@ -64,10 +66,12 @@ class KeyCache(Generic[T]):
                 self._hits += 1
                 return cached
             self._misses += 1
+            generation = self._generation
         value = load()
         if self._entries is not None:
             with self._lock:
-                self._entries[ref] = value
+                if generation == self._generation:
+                    self._entries[ref] = value
         return value
 
     def invalidate(self, ref: str | None = None) -> None:
@@ -75,6 +79,7 @@ class KeyCache(Generic[T]):
         if self._entries is None:
             return
         with self._lock:
+            self._generation += 1
             if ref is None:
                 self._entries.clear()
             else:

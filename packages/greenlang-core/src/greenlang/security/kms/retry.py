@@ -9,6 +9,7 @@ uses ``Deadline`` to stop a retry sequence that has run out of time.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -38,10 +39,11 @@ class RetryPolicy:
         if self.max_attempts < 1:
             raise InputError("max_attempts must be at least 1 (the first try counts); set it to 1 to disable retries.")
         for name in ("deadline_seconds", "connect_timeout", "read_timeout", "backoff_max"):
-            if getattr(self, name) <= 0:
-                raise InputError(f"{name} must be a positive number of seconds.")
-        if self.backoff_base < 0:
-            raise InputError("backoff_base must be 0 or more seconds.")
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise InputError(f"{name} must be a positive, finite number of seconds, not {value}.")
+        if not math.isfinite(self.backoff_base) or self.backoff_base < 0:
+            raise InputError(f"backoff_base must be 0 or more seconds, not {self.backoff_base}.")
 
     @classmethod
     def from_max_retries(cls, max_retries: int | None) -> RetryPolicy:
