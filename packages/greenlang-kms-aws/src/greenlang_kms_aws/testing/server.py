@@ -291,7 +291,8 @@ class AwsKmsTestServer:
     def private_key(self, arn: str) -> Any:
         """The ``cryptography`` private key behind ``arn``: a test oracle, since AWS never reveals one."""
         _, _, _, region, account_id, resource = arn.split(":", 5)
-        return kms_backends[account_id][region].keys[resource.removeprefix("key/")].private_key.private_key
+        material: Any = kms_backends[account_id][region].keys[resource.removeprefix("key/")].private_key
+        return material.private_key  # moto's wrapper around the cryptography key
 
     def stop(self) -> None:
         if self._server is None:
