@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from fake_clock import FakeClock
 from signing_crosscheck import find_openssl
 
 from greenlang.security.algorithms import PrivateKey
@@ -34,3 +35,9 @@ def openssl(require: Callable[[bool, str, str], None]) -> str:
     require(path is not None, "the openssl command-line tool", "install openssl (apt-get install openssl)")
     assert path is not None
     return path
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake monotonic clock starting at 1000 s."""
+    return FakeClock()

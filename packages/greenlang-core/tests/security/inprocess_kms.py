@@ -39,19 +39,6 @@ _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
 }
 
 
-class FakeTimer:
-    """A monotonic clock that moves only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class InProcessProvider(KMSProvider):
     """A KMS whose keys live in this process: the two plugin methods, call counters and fault knobs.
 

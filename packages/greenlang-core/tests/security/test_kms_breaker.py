@@ -6,25 +6,13 @@ import threading
 from typing import Any
 
 import pytest
+from fake_clock import FakeClock
 
 from greenlang.errors import CircuitOpenError, InputError, KeyUnusableError, KMSUnavailableError
 from greenlang.security.kms.breaker import BreakerState, CircuitBreaker
 
 WAIT = 5.0
 SECRET = "AKIAIOSFODNN7EXAMPLE/wJalrXUtnFEMI"
-
-
-class FakeClock:
-    """A monotonic clock that moves only when the test says so."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Service:
@@ -39,11 +27,6 @@ class Service:
         if self.down:
             raise KMSUnavailableError(f"throttled after 4 attempts (session token {SECRET})")
         return "signature"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from fake_clock import FakeClock
 
 from greenlang.errors import InputError
 from greenlang.security.kms.cache import DEFAULT_TTL_SECONDS, CacheStats, KeyCache
@@ -14,22 +15,6 @@ from greenlang.security.kms.cache import DEFAULT_TTL_SECONDS, CacheStats, KeyCac
 REF = "awskms:///arn:aws:kms:eu-west-1:111122223333:key/one"
 OTHER_REF = "awskms:///arn:aws:kms:eu-west-1:111122223333:key/two"
 WAIT = 5.0
-
-
-class FakeClock:
-    """A monotonic clock that moves only when the test says so (or by ``tick`` on every reading)."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-        self.tick = 0.0
-
-    def __call__(self) -> float:
-        reading = self.now
-        self.now += self.tick
-        return reading
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class CountingLoader:
@@ -42,11 +27,6 @@ class CountingLoader:
     def __call__(self) -> str:
         self.calls += 1
         return f"{self.prefix}-{self.calls}"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def test_default_ttl_is_one_hour() -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from fake_clock import FakeClock
 from inprocess_kms import (
     ALIAS_URI,
     AWS_RSA_IDS,
@@ -25,7 +26,6 @@ from inprocess_kms import (
     KEY_A_REF,
     KEY_B_REF,
     SIGNED_AT,
-    FakeTimer,
     InProcessProvider,
     fingerprint,
     verifies,
@@ -272,7 +272,7 @@ def test_result_names_the_exact_key_version(kms: InProcessProvider, p256: ec.Ell
 
 
 def test_each_call_runs_under_a_fresh_deadline(p256: ec.EllipticCurvePrivateKey) -> None:
-    timer = FakeTimer()
+    timer = FakeClock()
     provider = InProcessProvider(p256, retry=RetryPolicy(deadline_seconds=7.0), timer=timer)
     provider.sign(b"one")
     timer.advance(100)
@@ -303,7 +303,7 @@ def test_second_signature_uses_the_cached_key(kms: InProcessProvider) -> None:
 
 
 def test_expired_key_is_fetched_again(p256: ec.EllipticCurvePrivateKey) -> None:
-    timer = FakeTimer()
+    timer = FakeClock()
     provider = InProcessProvider(p256, cache_ttl_seconds=60, timer=timer)
     provider.sign(b"one")
     timer.advance(59.9)
@@ -339,7 +339,7 @@ def test_negative_ttl_is_refused(p256: ec.EllipticCurvePrivateKey) -> None:
 
 
 def test_unusable_key_fails_at_once_and_is_looked_up_again(p256: ec.EllipticCurvePrivateKey) -> None:
-    timer = FakeTimer()
+    timer = FakeClock()
     breaker = CircuitBreaker(failure_threshold=2, reset_seconds=30, timer=timer)
     provider = InProcessProvider(p256, breaker=breaker, timer=timer)
     provider.fault = "unusable"
@@ -352,7 +352,7 @@ def test_unusable_key_fails_at_once_and_is_looked_up_again(p256: ec.EllipticCurv
 
 
 def test_outage_opens_the_breaker_and_then_fails_fast(p256: ec.EllipticCurvePrivateKey) -> None:
-    timer = FakeTimer()
+    timer = FakeClock()
     breaker = CircuitBreaker(failure_threshold=2, reset_seconds=30, timer=timer)
     provider = InProcessProvider(p256, breaker=breaker, timer=timer)
     provider.fault = "unavailable"
@@ -420,7 +420,7 @@ def test_outage_with_fallback_signs_with_the_local_key_and_says_so(
 def test_open_breaker_falls_back_without_calling_the_service(
     p256: ec.EllipticCurvePrivateKey, local_key: ec.EllipticCurvePrivateKey
 ) -> None:
-    timer = FakeTimer()
+    timer = FakeClock()
     provider = InProcessProvider(
         p256,
         breaker=CircuitBreaker(failure_threshold=1, reset_seconds=30, timer=timer),

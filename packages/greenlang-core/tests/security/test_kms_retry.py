@@ -7,23 +7,10 @@ import dataclasses
 from typing import Any
 
 import pytest
+from fake_clock import FakeClock
 
 from greenlang.errors import CircuitOpenError, InputError, KMSUnavailableError
 from greenlang.security.kms.retry import Deadline, RetryPolicy, current_deadline
-
-
-class FakeClock:
-    """A monotonic clock that moves only when the test says so."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
 
 # -- the policy -------------------------------------------------------------------------------
 
