@@ -71,7 +71,8 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks with ratios against baselines measured in the same run (not in the default run)."""
-    session.install("-e", CORE, "-e", f"{PG}[test]")
+    session.install("-e", CORE, "-e", f"{PG}[test]", "-e", f"{KMS_AWS}[test]")
     session.run("python", "bench/core.py", *session.posargs)
     session.run("python", "bench/canonical_json.py", *session.posargs)
     session.run("python", "bench/pg.py", *session.posargs)
+    session.run("python", "bench/kms_batch.py", *session.posargs)

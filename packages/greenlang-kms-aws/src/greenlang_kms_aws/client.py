@@ -11,7 +11,11 @@ from botocore.exceptions import NoRegionError
 from greenlang.errors import InputError
 from greenlang.security.kms.retry import RetryPolicy, current_deadline
 
-__all__ = ["kms_client"]
+__all__ = ["kms_client", "MAX_POOL_CONNECTIONS"]
+
+MAX_POOL_CONNECTIONS = 32
+"""Kept-alive connections per client: botocore's default of 10 would make ``sign_many`` with more workers
+open and drop a connection per call."""
 
 
 def kms_client(
@@ -33,6 +37,7 @@ def kms_client(
         connect_timeout=policy.connect_timeout,
         read_timeout=policy.read_timeout,
         user_agent_extra="greenlang-kms-aws",
+        max_pool_connections=MAX_POOL_CONNECTIONS,
     )
     owner = session if session is not None else boto3.session.Session()
     try:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import logging
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -235,6 +236,7 @@ class AwsKmsTestServer:
         if self._server is not None:
             return self
         _install()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one request line per call drowns test output
         try:
             server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             server.start()
