@@ -27,12 +27,14 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from greenlang_kms_aws import AwsKmsProvider
+from greenlang_kms_aws.client import MAX_POOL_CONNECTIONS
 from greenlang_kms_aws.testing import AwsKmsTestServer, FaultProxy
 
 from greenlang.security.kms import RetryPolicy
@@ -70,9 +72,9 @@ def main() -> int:
 
         measure("one at a time (baseline)", lambda: [provider.sign(p).signature for p in payloads])
         for workers in WORKERS:
-            measure(f"sign_many, {workers} workers", lambda w=workers: _batch(provider, payloads, w))
+            measure(f"sign_many, {workers} workers", partial(_batch, provider, payloads, workers))
         for workers in WORKERS[1:]:
-            measure(f"bare boto3, {workers} threads", lambda w=workers: _bare(raw, arn, payloads, w))
+            measure(f"bare boto3, {workers} threads", partial(_bare, raw, arn, payloads, workers))
 
     failures = sum(not _verifies(public_key, p, s) for _, _, sigs in rows for p, s in zip(payloads, sigs, strict=True))
     if args.json:
@@ -88,7 +90,8 @@ def _raw_client(server: AwsKmsTestServer, proxy: FaultProxy) -> Any:
     from botocore.config import Config
 
     session = boto3.session.Session(region_name=server.region)
-    return session.client("kms", endpoint_url=proxy.endpoint_url, config=Config(max_pool_connections=32))
+    config = Config(max_pool_connections=MAX_POOL_CONNECTIONS)
+    return session.client("kms", endpoint_url=proxy.endpoint_url, config=config)
 
 
 def _batch(provider: AwsKmsProvider, payloads: list[bytes], workers: int) -> list[bytes]:
@@ -131,6 +134,9 @@ def _verifies(public_key: Any, payload: bytes, signature: bytes) -> bool:
 def _report(rows: list[tuple[str, float, list[bytes]]], count: int, latency: float, failures: int) -> None:
     baseline = count / rows[0][1]
     print(f"AWS KMS test server + {latency * 1000:.0f} ms per call, {count} payloads, ECC_NIST_P256, median of rounds")
+    serial = count * latency
+    print(f"ideal serial: {count} x {latency:.3f} s = {serial:.2f} s ({1 / latency:.1f} sigs/s); N in flight: N times")
+    print(f"connection pool per boto3 client: {MAX_POOL_CONNECTIONS} (botocore's default is 10)")
     print(f"{'':32} {'sigs/s':>9} {'x one-at-a-time':>16} {'x latency bound':>16}")
     for label, seconds, _ in rows:
         rate = count / seconds
