@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from greenlang_kms_aws import AwsKmsProvider
 from greenlang_kms_aws.testing import AwsKmsTestServer
 
-from greenlang.errors import InputError
+from greenlang.errors import AlgorithmMismatchError, InputError
 
 PAYLOADS = {
     "0 bytes": b"",
@@ -247,6 +247,10 @@ def test_case_S5_sha256_on_p521_is_refused_before_any_sign_call(
     assert "ecdsa-p521-sha512" in message  # names what does fit
     assert seen.calls["Sign"] == 0
     assert seen.sign_params == []
-    # The curve is only known from the key, so the lookup happens first: one DescribeKey and one GetPublicKey.
+    # The curve is only known from the key: DescribeKey's KeySpec settles it, before the public key is fetched.
     assert seen.calls["DescribeKey"] == 1
-    assert seen.calls["GetPublicKey"] == 1
+    assert seen.calls["GetPublicKey"] == 0
+
+    with pytest.raises(AlgorithmMismatchError):
+        provider.sign(PAYLOAD)  # the refusal is remembered for the cache period: no second lookup
+    assert sum(seen.calls.values()) == 1

@@ -12,7 +12,7 @@ import pytest
 from greenlang_kms_aws import AwsKmsProvider
 from greenlang_kms_aws.testing import AwsKmsTestServer
 
-from greenlang.errors import InputError, KeyUnusableError
+from greenlang.errors import InputError, KeyUnusableError, KMSError
 from greenlang.security.keyref import open_signer
 
 PAYLOAD = b"supplier survey 2026: 412 responses"
@@ -271,3 +271,63 @@ def test_malformed_uri_is_refused(
         for word in words:
             assert word in str(info.value)
         no_secrets(info.value)
+
+
+def test_an_answer_for_a_key_in_another_account_is_not_used(
+    server: AwsKmsTestServer, open_key: Callable[..., AwsKmsProvider], spec_key: Callable[[str], str]
+) -> None:
+    """moto looks keys up by id alone, as a confused or hostile endpoint might; the ARN it answers with must match."""
+    arn = spec_key("ECC_NIST_P256")
+    elsewhere = arn.replace(":123456789012:", ":999999999999:")
+    provider = open_key(elsewhere)
+    with pytest.raises(KMSError, match="answered for key .*123456789012.* when asked for .*999999999999"):
+        provider.sign(PAYLOAD)
+
+
+def test_an_endpoint_given_twice_must_agree(server: AwsKmsTestServer, spec_key: Callable[[str], str]) -> None:
+    arn = spec_key("ECC_NIST_P256")
+    with pytest.raises(InputError, match="endpoint_url .* conflicts with \\?endpoint="):
+        AwsKmsProvider(f"awskms:///{arn}?endpoint=http://127.0.0.1:1", endpoint_url=server.endpoint_url)
+
+
+def test_incomplete_credentials_and_unknown_profiles_name_the_setting(
+    server: AwsKmsTestServer, spec_key: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = spec_key("ECC_NIST_P256")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    with pytest.raises(KeyUnusableError, match="credentials are incomplete .*AWS_SECRET_ACCESS_KEY"):
+        AwsKmsProvider(f"awskms:///{arn}", endpoint_url=server.endpoint_url).sign(PAYLOAD)
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    with pytest.raises(InputError, match="AWS profile 'no-such-profile' is not in the AWS config files"):
+        AwsKmsProvider(f"awskms:///{arn}", endpoint_url=server.endpoint_url)
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda provider: provider.sign_many("abc"), "payloads must be a list of byte strings"),
+        (lambda provider: provider.sign_many([b"a"], max_workers="8"), "max_workers must be a whole number"),
+        (lambda provider: provider.verify(PAYLOAD, "abc"), "signature must be bytes"),
+    ],
+    ids=["payloads-as-one-string", "max-workers-as-text", "signature-as-text"],
+)
+def test_wrongly_typed_arguments_are_input_errors(
+    open_key: Callable[..., AwsKmsProvider], spec_key: Callable[[str], str], call: Callable[..., Any], words: str
+) -> None:
+    with pytest.raises(InputError, match=words):
+        call(open_key(spec_key("ECC_NIST_P256")))
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"algorithm": 5}, "algorithm must be a name"),
+        ({"cache_ttl_seconds": "60"}, "cache_ttl_seconds must be a number"),
+    ],
+)
+def test_wrongly_typed_options_are_refused_before_any_call(
+    open_key: Callable[..., AwsKmsProvider], spec_key: Callable[[str], str], options: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(InputError, match=words):
+        open_key(spec_key("ECC_NIST_P256"), **options)

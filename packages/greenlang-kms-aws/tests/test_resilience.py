@@ -22,8 +22,8 @@ from greenlang.errors import CircuitOpenError, InputError, KeyUnusableError, KMS
 from greenlang.plugins import registry
 from greenlang.security.artifacts import sign_artifact
 from greenlang.security.keys import generate_private_key, save_private_key, save_public_key
-from greenlang.security.kms import BreakerState, CircuitBreaker, RetryPolicy
-from greenlang.security.signing import LocalSigner
+from greenlang.security.kms import BreakerState, CircuitBreaker, ExternalKMSSigner, RetryPolicy
+from greenlang.security.signing import LocalSigner, SigningConfig
 from greenlang.security.verify import verify_artifact
 
 PAYLOAD = b"site lyon, 2026-Q3: scope 1 = 1,204.7 tCO2e"
@@ -61,6 +61,7 @@ def test_the_client_uses_botocores_own_retries_with_the_policy(proxy: FaultProxy
         {"status": 500, "code": "KMSInternalException"},
         {"status": 500, "code": "InternalFailure"},
         {"status": 503, "code": "ServiceUnavailable"},
+        {"status": 400, "code": "LimitExceededException"},
     ],
     ids=lambda fault: fault["code"],
 )
@@ -269,3 +270,16 @@ def test_awskms_is_registered_through_the_entry_point() -> None:
     registration = registry().kms_provider("awskms")
     assert registration.value is AwsKmsProvider
     assert registration.plugin == "awskms"
+
+
+def test_signer_info_during_an_outage_says_enabled_is_unknown(
+    server: AwsKmsTestServer, proxy: FaultProxy, key_arn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GL_KMS_REGION", server.region)
+    signer = ExternalKMSSigner(SigningConfig(kms_key_id=key_arn), endpoint_url=proxy.endpoint_url, max_retries=0)
+    assert signer.kms_provider.retry.max_attempts == 1  # the option wins over SigningConfig's default of 3
+    proxy.fail("DescribeKey", status=503, code="ServiceUnavailable")
+    info = signer.get_signer_info()
+    assert (info["enabled"], info["algorithm"]) == (None, None)
+    assert "stayed unavailable" in info["error"]
+    assert signer.get_signer_info()["enabled"] is True  # the service is back

@@ -206,7 +206,7 @@ def test_max_workers_below_one_is_refused_before_any_call(
     provider = open_key(spec_key("ECC_NIST_P256"))
     seen = watch(provider)
 
-    with pytest.raises(InputError, match="max_workers must be at least 1"):
+    with pytest.raises(InputError, match="max_workers must be a whole number of at least 1"):
         provider.sign_many(PAYLOADS[:3], max_workers=workers)
     assert sum(seen.calls.values()) == 0
     assert provider.sign_many([]) == []

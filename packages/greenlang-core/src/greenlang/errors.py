@@ -17,6 +17,8 @@ __all__ = [
     "StoreError",
     "KMSError",
     "KeyUnusableError",
+    "AlgorithmMismatchError",
+    "shown",
     "KMSUnavailableError",
     "CircuitOpenError",
 ]
@@ -68,3 +70,13 @@ class KMSUnavailableError(KMSError):
 
 class CircuitOpenError(KMSUnavailableError):
     """Failing fast: recent calls to this key all failed, so no request is sent until the breaker's probe succeeds."""
+
+
+class AlgorithmMismatchError(InputError):
+    """The requested algorithm does not fit the key's type; nothing was signed."""
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """``value`` quoted for an error message, cut short so a pasted blob cannot flood a terminal or a log."""
+    text = value if isinstance(value, str) else str(value)
+    return repr(text if len(text) <= limit else text[:limit] + "...")

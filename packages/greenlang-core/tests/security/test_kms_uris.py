@@ -158,7 +158,10 @@ def test_gcp_key_and_version_round_trip() -> None:
         ("gcpkms://projects/p1234/locations/global/keyRing/r/cryptoKeys/k", "does not have the form"),
         (f"gcpkms://{GCP_KEY}/cryptoKeyVersions/0", "versions are positive integers"),
         (f"gcpkms://{GCP_KEY}/cryptoKeyVersions/latest", "versions are positive integers"),
-        ("gcpkms://projects/My_Project/locations/global/keyRings/r/cryptoKeys/k", "project 'My_Project'"),
+        (
+            "gcpkms://projects/My_Project/locations/global/keyRings/r/cryptoKeys/k",
+            "project 'My_Project' is invalid; pro",
+        ),
         (f"gcpkms://{GCP_KEY}?x=1", "unknown option 'x'"),
         (f"awskms://{GCP_KEY}", "should start with gcpkms://"),
     ],
@@ -185,7 +188,7 @@ def test_provider_from_key_id_shape(key_id: str, provider: str) -> None:
     assert provider_for_key_id(key_id) == provider
 
 
-@pytest.mark.parametrize("key_id", ["", "my-key", "https://example.com/keys"])
+@pytest.mark.parametrize("key_id", ["my-key", "https://example.com/keys"])
 def test_unrecognised_key_id_asks_for_gl_kms_provider(key_id: str) -> None:
     with pytest.raises(InputError, match="set GL_KMS_PROVIDER to aws, azure or gcp"):
         provider_for_key_id(key_id)
@@ -238,3 +241,22 @@ def test_any_alias_round_trips(name: str, partition: str, as_arn: bool) -> None:
     assert ref.key == key
     assert ref.is_alias
     assert AwsKeyUri.parse(ref.uri()) == ref
+
+
+@pytest.mark.parametrize("key_id", ["", "   "])
+def test_empty_key_id_says_where_to_set_it(key_id: str) -> None:
+    with pytest.raises(InputError, match="KMS key id is empty; set GL_KMS_KEY_ID"):
+        provider_for_key_id(key_id)
+
+
+def test_endpoint_credentials_are_refused_without_echoing_them() -> None:
+    with pytest.raises(InputError, match="must not carry credentials") as caught:
+        AwsKeyUri.parse("awskms:///alias/x?endpoint=https://user:hunter2-secret@kms.example:443")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_long_bad_key_is_echoed_cut_short() -> None:
+    with pytest.raises(InputError) as caught:
+        AwsKeyUri.parse("awskms:///" + "x" * 5000)
+    assert len(str(caught.value)) < 400
+    assert "xxx..." in str(caught.value)

@@ -6,10 +6,11 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import NoRegionError
+from botocore.exceptions import BotoCoreError, NoRegionError
 
 from greenlang.errors import InputError
 from greenlang.security.kms.retry import RetryPolicy, current_deadline
+from greenlang_kms_aws.errors import translate
 
 __all__ = ["kms_client", "MAX_POOL_CONNECTIONS"]
 
@@ -39,14 +40,16 @@ def kms_client(
         user_agent_extra="greenlang-kms-aws",
         max_pool_connections=MAX_POOL_CONNECTIONS,
     )
-    owner = session if session is not None else boto3.session.Session()
     try:
+        owner = session if session is not None else boto3.session.Session()
         client = owner.client("kms", region_name=region, endpoint_url=endpoint_url, config=config)
     except NoRegionError:
         raise InputError(
             "no AWS region is known for this key; add ?region=... to the awskms URI, use a key ARN, "
-            "or set AWS_REGION (GL_KMS_REGION for ExternalKMSSigner)."
+            "or set AWS_DEFAULT_REGION (GL_KMS_REGION for ExternalKMSSigner)."
         ) from None
+    except BotoCoreError as exc:
+        raise translate(exc, "(not yet resolved)", region) from None
     except ValueError as exc:
         raise InputError(f"the AWS KMS endpoint or region is invalid ({exc}); fix ?endpoint= or ?region=.") from None
     client.meta.events.register("before-send.kms", _check_deadline)

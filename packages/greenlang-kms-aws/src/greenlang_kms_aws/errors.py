@@ -14,6 +14,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     PartialCredentialsError,
+    ProfileNotFound,
     ReadTimeoutError,
 )
 
@@ -33,6 +34,7 @@ _UNAVAILABLE = {
     "DependencyTimeoutException",
     "RequestTimeout",
     "RequestTimeoutException",
+    "LimitExceededException",  # botocore retries it as throttling, so it is treated as such
 }
 _ACCESS = {
     "AccessDeniedException",
@@ -56,10 +58,20 @@ def translate(exc: Exception, key: str, region: str | None) -> GreenlangError:
         attempts = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0) + 1
         message = str(error.get("Message", "")).strip().rstrip(".")
         return _client_error(code, status, attempts, message, key, where)
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+    if isinstance(exc, PartialCredentialsError):
+        return KeyUnusableError(
+            "the AWS credentials are incomplete (one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is missing); "
+            "set both, or use a profile or an IAM role."
+        )
+    if isinstance(exc, NoCredentialsError):
         return KeyUnusableError(
             "no usable AWS credentials were found; configure a profile (AWS_PROFILE), "
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an IAM role."
+        )
+    if isinstance(exc, ProfileNotFound):
+        return InputError(
+            f"AWS profile {exc.kwargs.get('profile', '')!r} is not in the AWS config files; "
+            "fix AWS_PROFILE or add the profile."
         )
     if isinstance(exc, ReadTimeoutError | ConnectTimeoutError | EndpointConnectionError | ConnectionClosedError):
         return KMSUnavailableError(

@@ -48,6 +48,8 @@ class AwsKmsProvider(KMSProvider):
             raise InputError(
                 f"region {region!r} conflicts with {ref.region!r} in key {uri}; drop one of them or make them agree."
             )
+        if endpoint_url and ref.endpoint and endpoint_url.rstrip("/") != ref.endpoint.rstrip("/"):
+            raise InputError(f"endpoint_url {endpoint_url!r} conflicts with ?endpoint= in key {uri}; drop one of them.")
         super().__init__(ref.uri(), **options)
         self.key = ref
         self.region = region or ref.region
@@ -67,9 +69,11 @@ class AwsKmsProvider(KMSProvider):
             raise translate(exc, key, self.region) from exc
 
     def _fetch_key(self, ref: str) -> RemoteKey:
-        key = AwsKeyUri.parse(ref).key
+        asked = AwsKeyUri.parse(ref)
+        key = asked.key
         metadata = self._aws(key, lambda: self.client.describe_key(KeyId=key))["KeyMetadata"]
         arn = str(metadata["Arn"])
+        _check_answer_is_for(asked if asked.region else AwsKeyUri(key, self.region), arn)
         usage = metadata.get("KeyUsage")
         if usage != "SIGN_VERIFY":
             raise KeyUnusableError(f"key {key} has KeyUsage {usage}, not SIGN_VERIFY; use a signing key.")
@@ -79,6 +83,7 @@ class AwsKmsProvider(KMSProvider):
                 f"key {key} has key spec {spec or 'unknown'}; greenlang-kms-aws signs with "
                 f"{', '.join(SIGNING_KEY_SPECS)}."
             )
+        self.check_algorithm_fits(SIGNING_KEY_SPECS[spec])  # before fetching the public key
         response = self._aws(key, lambda: self.client.get_public_key(KeyId=arn))
         public_key = _public_key(response["PublicKey"], key)
         if key_type(public_key) != SIGNING_KEY_SPECS[spec]:
@@ -108,6 +113,24 @@ class AwsKmsProvider(KMSProvider):
                 f"when asked for {arn} with {aws_algorithm}; the signature was discarded."
             )
         return bytes(response["Signature"])
+
+
+def _check_answer_is_for(asked: AwsKeyUri, arn: str) -> None:
+    """DescribeKey must describe the key that was asked for: same key id, account and region where named."""
+    answer = AwsKeyUri(arn)
+    if answer.kind != "key-arn":
+        raise KMSError(f"AWS KMS described key {asked.key} with {arn!r}, which is not a key ARN; not signing.")
+    where = (answer.partition, answer.account, answer.region)
+    same = {
+        "key-arn": asked.key == arn,
+        "key-id": arn.endswith(f":key/{asked.key}"),
+        "alias-arn": (asked.partition, asked.account, asked.region) == where,
+        "alias": True,
+    }[asked.kind]
+    if asked.kind == "key-id" and asked.region is not None:
+        same = same and answer.region == asked.region
+    if not same:
+        raise KMSError(f"AWS KMS answered for key {arn} when asked for {asked.key}; not signing with another key.")
 
 
 def _public_key(der: bytes, key: str) -> PublicKey:

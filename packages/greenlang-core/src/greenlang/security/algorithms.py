@@ -16,7 +16,7 @@ from types import MappingProxyType
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from greenlang.errors import InputError
+from greenlang.errors import InputError, shown
 
 __all__ = [
     "Algorithm",
@@ -29,6 +29,8 @@ __all__ = [
     "default_algorithm",
     "by_name",
     "resolve",
+    "resolve_for",
+    "default_for",
     "check_fits",
     "by_provider_id",
     "choose",
@@ -168,7 +170,11 @@ def key_type(public_key: object) -> str:
 
 def default_algorithm(public_key: object) -> Algorithm:
     """RSA: PSS with SHA-256 (SHA-512 at 4096 bits); ECDSA: the curve's hash; Ed25519."""
-    kind = key_type(public_key)
+    return default_for(key_type(public_key))
+
+
+def default_for(kind: str) -> Algorithm:
+    """``default_algorithm`` for a key type name (``ecdsa-p384``...), as a KMS reports it before the key is fetched."""
     if kind.startswith("rsa-"):
         bits = int(kind.removeprefix("rsa-"))
         return ALGORITHMS[f"{Family.RSA_PSS}-{bits}-{_DEFAULT_RSA_HASH[bits]}"]
@@ -180,8 +186,7 @@ def by_name(name: str) -> Algorithm:
     try:
         return ALGORITHMS[name]
     except KeyError:
-        known = ", ".join(ALGORITHMS)
-        raise InputError(f"algorithm {name!r} is unknown; use one of: {known}.") from None
+        raise InputError(f"algorithm {shown(name)} is unknown; {_NAMES_HINT}") from None
 
 
 def check_fits(algorithm: Algorithm, public_key: object) -> None:
@@ -199,13 +204,19 @@ def resolve(public_key: object, requested: str | None = None) -> Algorithm:
     (``ecdsa``, ``rsa-pss``, ``rsa-pkcs1v15``, ``rsa``, ``ed25519``) or a
     provider id (``ECDSA_SHA_512``, ``PS256``, ``EC_SIGN_P256_SHA256``).
     """
-    default = default_algorithm(public_key)
-    if requested is None or requested == "":
+    return resolve_for(key_type(public_key), requested)
+
+
+def resolve_for(kind: str, requested: str | None = None) -> Algorithm:
+    """``resolve`` for a key type name, so a provider can refuse a misfit as soon as it knows the key's type."""
+    default = default_for(kind)
+    text = (requested or "").strip()
+    if not text:
         return default
-    text = requested.strip()
     if text in ALGORITHMS:
         algorithm = ALGORITHMS[text]
-        check_fits(algorithm, public_key)
+        if algorithm.key_type != kind:
+            raise InputError(f"algorithm {algorithm.name} does not fit a {kind} key; use {default.name}.")
         return algorithm
     family = text.lower()
     if family == "rsa":
@@ -215,17 +226,23 @@ def resolve(public_key: object, requested: str | None = None) -> Algorithm:
             return ALGORITHMS[default.name.replace(str(default.family), family, 1)]
         if default.family == family:
             return default
-        raise InputError(f"algorithm {requested!r} does not fit a {default.key_type} key; use {default.name}.")
-    kind = default.key_type
+        raise InputError(f"algorithm {text!r} does not fit a {kind} key; use {default.name}.")
     matches = [row for row in ALGORITHMS.values() if text in row.provider_ids.values()]
     fitting = [row for row in matches if row.key_type == kind]
     if fitting:
         return fitting[0]
     if matches:
-        ids = " / ".join(default.provider_ids[p] for p in sorted(default.provider_ids))
-        hint = f"use {default.name}" + (f" ({ids})" if ids else "")
-        raise InputError(f"algorithm {requested!r} does not fit a {kind} key; {hint}.")
-    raise InputError(f"algorithm {requested!r} is unknown; use one of: {', '.join(ALGORITHMS)}.")
+        owners = sorted({provider for row in matches for provider, id_ in row.provider_ids.items() if id_ == text})
+        same_provider = [default.provider_ids[p] for p in owners if p in default.provider_ids]
+        alternatives = "".join(f" or {id_}" for id_ in dict.fromkeys(same_provider))
+        raise InputError(f"algorithm {text!r} does not fit a {kind} key; use {default.name}{alternatives}.")
+    raise InputError(f"algorithm {shown(text)} is unknown; {_NAMES_HINT}")
+
+
+_NAMES_HINT = (
+    "use a stable name such as ecdsa-p256-sha256 or rsa-pss-3072-sha256, a family such as ecdsa, "
+    "or leave it unset (greenlang.security.algorithms.ALGORITHMS lists every name)."
+)
 
 
 def by_provider_id(provider: str, provider_id: str, public_key: object) -> Algorithm:

@@ -47,6 +47,8 @@ class KeyCache(Generic[T]):
     def __init__(
         self, ttl_seconds: float = DEFAULT_TTL_SECONDS, *, timer: Callable[[], float] = time.monotonic
     ) -> None:
+        if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int | float):
+            raise InputError(f"cache_ttl_seconds must be a number of seconds, not {type(ttl_seconds).__name__}.")
         if not math.isfinite(ttl_seconds) or ttl_seconds < 0:
             raise InputError(f"cache_ttl_seconds is {ttl_seconds}; use 0 (no caching) or more seconds.")
         self.ttl_seconds = ttl_seconds

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from greenlang.errors import InputError, KeyUnusableError
+from greenlang.errors import InputError, KMSError, KMSUnavailableError
 from greenlang.security.algorithms import Algorithm, PublicKey
 from greenlang.security.kms.provider import DEFAULT_BATCH_WORKERS, BatchItem, KeyInfo, KMSProvider
 from greenlang.security.kms.uris import kms_key_uri, provider_for_key_id
@@ -57,9 +57,10 @@ def create_kms_provider(config: KMSConfig, **options: Any) -> KMSProvider:
 
     if config.endpoint_url:
         options.setdefault("endpoint_url", config.endpoint_url)
-    signer = open_signer(
-        config.key_uri(), cache_ttl_seconds=config.cache_ttl_seconds, max_retries=config.max_retries, **options
-    )
+    options.setdefault("cache_ttl_seconds", config.cache_ttl_seconds)
+    if "retry" not in options:
+        options.setdefault("max_retries", config.max_retries)
+    signer = open_signer(config.key_uri(), **options)
     if not isinstance(signer, KMSProvider):
         raise InputError(f"key {config.key_id} is not a KMS key; open local keys with LocalSigner.from_file.")
     return signer
@@ -75,7 +76,7 @@ class ExternalKMSSigner(Signer):
     def __init__(self, config: SigningConfig | None = None, *, fallback: Signer | None = None, **options: Any) -> None:
         settings = config or SigningConfig()
         env = KMSEnvironment()
-        key_id = settings.kms_key_id or env.key_id
+        key_id = (settings.kms_key_id or "").strip() or env.key_id.strip()
         if not key_id:
             raise InputError(
                 "no KMS key is configured; set SigningConfig(kms_key_id=...) or GL_KMS_KEY_ID to a key ARN, "
@@ -88,10 +89,11 @@ class ExternalKMSSigner(Signer):
             cache_ttl_seconds=settings.cache_ttl_seconds,
             max_retries=settings.max_retries,
         )
-        self.kms_provider = create_kms_provider(kms_config, algorithm=settings.algorithm, fallback=fallback, **options)
+        options.setdefault("algorithm", settings.algorithm)
+        self.kms_provider = create_kms_provider(kms_config, fallback=fallback, **options)
         self.provider = self.kms_provider.provider
         self.configured_key_id = key_id
-        super().__init__(key_ref=self.kms_provider.uri, algorithm=settings.algorithm)
+        super().__init__(key_ref=self.kms_provider.uri, algorithm=options["algorithm"])
 
     @property
     def algorithm(self) -> Algorithm:
@@ -134,14 +136,16 @@ class ExternalKMSSigner(Signer):
         """The seed's summary: type, provider, key_id, algorithm, enabled, rotation_enabled, cache_stats.
 
         A key the service refuses (disabled, deleted, access denied) is reported
-        with ``enabled: False`` and the reason in ``error``, so a health check can
-        show it instead of failing.
+        with ``enabled: False`` and the reason in ``error``; while the service is
+        unreachable, ``enabled`` is ``None`` (unknown). A health check can show
+        either instead of failing.
         """
         summary: dict[str, Any] = {"type": "kms", "provider": self.provider, "key_id": self.configured_key_id}
         try:
             info = self.kms_provider.key_info()
-        except KeyUnusableError as exc:
-            summary.update(key_ref=None, public_key_id=None, algorithm=None, enabled=False, rotation_enabled=False)
+        except KMSError as exc:
+            enabled = None if isinstance(exc, KMSUnavailableError) else False
+            summary.update(key_ref=None, public_key_id=None, algorithm=None, enabled=enabled, rotation_enabled=None)
             summary["error"] = str(exc)
         else:
             summary.update(

@@ -22,8 +22,25 @@ from typing import Any, ClassVar, Self, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 
-from greenlang.errors import GreenlangError, InputError, KeyUnusableError, KMSError, KMSUnavailableError
-from greenlang.security.algorithms import ALGORITHMS, Algorithm, Family, PublicKey, choose, resolve
+from greenlang.errors import (
+    AlgorithmMismatchError,
+    GreenlangError,
+    InputError,
+    KeyUnusableError,
+    KMSError,
+    KMSUnavailableError,
+)
+from greenlang.security.algorithms import (
+    ALGORITHMS,
+    Algorithm,
+    Family,
+    PublicKey,
+    by_name,
+    choose,
+    key_type,
+    resolve,
+    resolve_for,
+)
 from greenlang.security.keys import key_id as public_key_id
 from greenlang.security.kms.breaker import CircuitBreaker
 from greenlang.security.kms.cache import DEFAULT_TTL_SECONDS, CacheStats, KeyCache
@@ -62,6 +79,14 @@ class ResolvedKey:
     remote: RemoteKey
     algorithm: Algorithm
     key_id: str
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """A cache entry: the resolved key, or why the requested algorithm cannot be used with it."""
+
+    key: ResolvedKey | None
+    refusal: AlgorithmMismatchError | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +157,7 @@ class KMSProvider(Signer):
         self.fallback = fallback
         self.check_signatures = check_signatures
         self._timer = timer
-        self._cache: KeyCache[ResolvedKey] = KeyCache(cache_ttl_seconds, timer=timer)
+        self._cache: KeyCache[_Lookup] = KeyCache(cache_ttl_seconds, timer=timer)
         self._check_requested_name(algorithm)
 
     @classmethod
@@ -158,7 +183,10 @@ class KMSProvider(Signer):
 
     def _check_requested_name(self, requested: str | Algorithm | None) -> None:
         """Refuse a name no row knows, or another provider's id, before any network call."""
+        if requested is not None and not isinstance(requested, str | Algorithm):
+            raise InputError(f"algorithm must be a name such as ecdsa-p256-sha256, not {type(requested).__name__}.")
         if not isinstance(requested, str) or not requested.strip():
+            self._requested = requested if isinstance(requested, Algorithm) else None
             return
         text = requested.strip()
         if text in ALGORITHMS or text.lower() in {*(f.value for f in Family), "rsa"}:
@@ -172,7 +200,19 @@ class KMSProvider(Signer):
                 f"algorithm {text!r} is {owners[0]}'s name, not {self.provider}'s; "
                 "pass a name such as ecdsa-p256-sha256 or leave algorithm unset to use the key's own."
             )
-        raise InputError(f"algorithm {text!r} is unknown; use one of: {', '.join(ALGORITHMS)}.")
+        by_name(text)  # raises the table's "unknown algorithm" error
+
+    def check_algorithm_fits(self, kind: str) -> None:
+        """Refuse a requested algorithm that does not fit key type ``kind`` (``ecdsa-p521``...).
+
+        Plugins call this as soon as the service has told them the key's type,
+        before fetching anything else; the refusal is cached like a resolved key.
+        """
+        requested = self._requested.name if isinstance(self._requested, Algorithm) else self._requested
+        try:
+            resolve_for(kind, requested)
+        except InputError as exc:
+            raise AlgorithmMismatchError(f"key {self.uri}: {exc}") from None
 
     def _choose_algorithm(self, remote: RemoteKey) -> Algorithm:
         requested = self._requested
@@ -187,20 +227,28 @@ class KMSProvider(Signer):
         provider_id = algorithm.provider_id(self.provider)
         if remote.offered is not None and provider_id not in remote.offered:
             offered = ", ".join(sorted(remote.offered)) or "none"
-            raise InputError(
+            raise AlgorithmMismatchError(
                 f"key {self.uri} does not allow {provider_id} (it allows {offered}); "
                 "pick one of those or leave algorithm unset."
             )
         return algorithm
 
-    def _resolve(self, ref: str) -> ResolvedKey:
-        remote = self._call(lambda: self._fetch_key(ref))
-        return ResolvedKey(remote, self._choose_algorithm(remote), public_key_id(remote.public_key))
+    def _resolve(self, ref: str) -> _Lookup:
+        try:
+            remote = self._call(lambda: self._fetch_key(ref))
+            self.check_algorithm_fits(key_type(remote.public_key))
+            return _Lookup(ResolvedKey(remote, self._choose_algorithm(remote), public_key_id(remote.public_key)))
+        except AlgorithmMismatchError as exc:
+            return _Lookup(None, exc)
 
     def resolved(self, ref: str | None = None) -> ResolvedKey:
         """The key ``ref`` (default: the configured one) with its algorithm, from the cache when fresh."""
         target = ref or self.uri
-        return self._cache.get(target, lambda: self._resolve(target))
+        lookup = self._cache.get(target, lambda: self._resolve(target))
+        if lookup.key is None:
+            assert lookup.refusal is not None
+            raise lookup.refusal
+        return lookup.key
 
     def refresh(self) -> None:
         """Forget cached keys, e.g. right after re-pointing an alias, instead of waiting for the TTL."""
@@ -287,6 +335,8 @@ class KMSProvider(Signer):
         ``key_ref`` (a ``SignResult.key_ref``) checks against that exact key, so
         signatures made before an alias moved still verify against their key.
         """
+        if not isinstance(signature, bytes | bytearray | memoryview):
+            raise InputError(f"signature must be bytes, not {type(signature).__name__}; decode base64 or hex first.")
         key = self.resolved(key_ref)
         chosen = resolve(key.remote.public_key, algorithm) if algorithm else key.algorithm
         return verify_signature(key.remote.public_key, _payload_bytes(payload), bytes(signature), chosen)
@@ -308,9 +358,11 @@ class KMSProvider(Signer):
 
     def sign_many(self, payloads: Iterable[bytes], *, max_workers: int = DEFAULT_BATCH_WORKERS) -> list[BatchItem]:
         """Sign each payload with at most ``max_workers`` calls in flight; results keep the input order."""
+        if isinstance(payloads, str | bytes | bytearray | memoryview):
+            raise InputError("payloads must be a list of byte strings, not a single payload; use sign() for one.")
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise InputError(f"max_workers must be a whole number of at least 1, not {max_workers!r}.")
         items = list(payloads)
-        if max_workers < 1:
-            raise InputError("max_workers must be at least 1.")
         if not items:
             return []
         if self._cache.ttl_seconds > 0:

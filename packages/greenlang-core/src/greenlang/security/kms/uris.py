@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit
 
-from greenlang.errors import InputError
+from greenlang.errors import InputError, shown
 
 __all__ = ["AwsKeyUri", "AzureKeyUri", "GcpKeyUri", "provider_for_key_id", "kms_key_uri", "PROVIDER_SCHEMES"]
 
@@ -53,7 +53,7 @@ class AwsKeyUri:
     def __post_init__(self) -> None:
         kind = _aws_kind(self.key)
         if kind is None:
-            raise InputError(f"AWS KMS key {self.key!r} is not a key reference; use {_AWS_FORMS}.")
+            raise InputError(f"AWS KMS key {shown(self.key)} is not a key reference; use {_AWS_FORMS}.")
         if self.region is not None and not _AWS_REGION.fullmatch(self.region):
             raise InputError(f"AWS region {self.region!r} is not a region name; use one such as us-east-1.")
         arn = _ARN.fullmatch(self.key)
@@ -64,9 +64,11 @@ class AwsKeyUri:
                     "drop ?region= or make it match the ARN."
                 )
             object.__setattr__(self, "region", arn["region"])
+        if self.endpoint is not None and "@" in self.endpoint:
+            raise InputError("endpoint must not carry credentials (user:password@); AWS credentials come from boto3.")
         if self.endpoint is not None and not _ENDPOINT.fullmatch(self.endpoint):
             raise InputError(
-                f"endpoint {self.endpoint!r} is not a URL; use ?endpoint=https://host[:port], with no path."
+                f"endpoint {shown(self.endpoint)} is not a URL; use ?endpoint=https://host[:port], with no path."
             )
 
     @classmethod
@@ -167,14 +169,14 @@ class AzureKeyUri:
         text = url.strip() if isinstance(url, str) else ""
         parts = urlsplit(text)
         if parts.scheme.lower() != "https" or parts.query or parts.fragment:
-            raise InputError(f"Key Vault key id {url!r} must be https://<vault host>/keys/<name>[/<version>].")
+            raise InputError(f"Key Vault key id {shown(url)} must be https://<vault host>/keys/<name>[/<version>].")
         return cls._from(url, parts.netloc, parts.path, "https://<vault host>/keys/<name>[/<version>]")
 
     @classmethod
     def _from(cls, text: str, host: str, path: str, form: str) -> AzureKeyUri:
         segments = unquote(path).strip("/").split("/")
         if not host or len(segments) not in (2, 3) or segments[0] != "keys":
-            raise InputError(f"Key Vault key {text!r} does not have the form {form}.")
+            raise InputError(f"Key Vault key {shown(text)} does not have the form {form}.")
         version = segments[2] if len(segments) == 3 else None
         return cls(host, segments[1], version)
 
@@ -191,7 +193,7 @@ class AzureKeyUri:
 
 
 _GCP_ID = re.compile(r"[A-Za-z0-9_-]{1,63}")
-_GCP_PROJECT = re.compile(r"(?:[a-z0-9.-]+:)?[a-z0-9][a-z0-9-]{0,61}[a-z0-9]")
+_GCP_PROJECT = re.compile(r"(?:[a-z0-9.-]+:)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _GCP_LOCATION = re.compile(r"[a-z0-9-]{1,63}")
 _GCP_VERSION = re.compile(r"[1-9][0-9]{0,18}")
 _GCP_FORM = "projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<k>[/cryptoKeyVersions/<n>]"
@@ -208,14 +210,14 @@ class GcpKeyUri:
     version: str | None = None
 
     def __post_init__(self) -> None:
-        for field_name, value, pattern in (
-            ("project", self.project, _GCP_PROJECT),
-            ("location", self.location, _GCP_LOCATION),
-            ("key ring", self.key_ring, _GCP_ID),
-            ("crypto key", self.key, _GCP_ID),
+        for field_name, value, pattern, rule in (
+            ("project", self.project, _GCP_PROJECT, "project ids are lowercase letters, digits and hyphens"),
+            ("location", self.location, _GCP_LOCATION, "locations look like global or europe-west4"),
+            ("key ring", self.key_ring, _GCP_ID, "ids are 1-63 letters, digits, '_' and '-'"),
+            ("crypto key", self.key, _GCP_ID, "ids are 1-63 letters, digits, '_' and '-'"),
         ):
             if not pattern.fullmatch(value):
-                raise InputError(f"Cloud KMS {field_name} {value!r} is invalid in {_GCP_FORM}.")
+                raise InputError(f"Cloud KMS {field_name} {shown(value)} is invalid; {rule}.")
         if self.version is not None and not _GCP_VERSION.fullmatch(self.version):
             raise InputError(f"Cloud KMS key version {self.version!r} is invalid; versions are positive integers.")
 
@@ -224,7 +226,7 @@ class GcpKeyUri:
         text = uri.strip() if isinstance(uri, str) else ""
         scheme, sep, rest = text.partition("://")
         if not sep or scheme.lower() != "gcpkms":
-            raise InputError(f"key URI {uri!r} should start with gcpkms://; use gcpkms://{_GCP_FORM}.")
+            raise InputError(f"key URI {shown(uri)} should start with gcpkms://; use gcpkms://{_GCP_FORM}.")
         rest, _, query = rest.partition("?")
         _query(uri, query, set())
         return cls.from_resource_name(rest.lstrip("/"))
@@ -235,7 +237,7 @@ class GcpKeyUri:
         segments = unquote(name.strip() if isinstance(name, str) else "").strip("/").split("/")
         labels = ("projects", "locations", "keyRings", "cryptoKeys", "cryptoKeyVersions")
         if len(segments) not in (8, 10) or tuple(segments[0::2]) != labels[: len(segments) // 2]:
-            raise InputError(f"Cloud KMS key {name!r} does not have the form {_GCP_FORM}.")
+            raise InputError(f"Cloud KMS key {shown(name)} does not have the form {_GCP_FORM}.")
         values = segments[1::2]
         return cls(values[0], values[1], values[2], values[3], values[4] if len(values) == 5 else None)
 
@@ -256,6 +258,8 @@ class GcpKeyUri:
 def provider_for_key_id(key_id: str) -> str:
     """``aws``, ``azure`` or ``gcp`` from the shape of a seed key id or a key URI."""
     text = key_id.strip() if isinstance(key_id, str) else ""
+    if not text:
+        raise InputError("KMS key id is empty; set GL_KMS_KEY_ID or SigningConfig(kms_key_id=...).")
     scheme = text.partition("://")[0].lower() if "://" in text else ""
     for provider, provider_scheme in PROVIDER_SCHEMES.items():
         if scheme == provider_scheme:
@@ -268,7 +272,7 @@ def provider_for_key_id(key_id: str) -> str:
     if text.startswith("projects/") and "/cryptoKeys/" in text:
         return "gcp"
     raise InputError(
-        f"cannot tell which KMS holds key {key_id!r}; set GL_KMS_PROVIDER to aws, azure or gcp, "
+        f"cannot tell which KMS holds key {shown(key_id)}; set GL_KMS_PROVIDER to aws, azure or gcp, "
         "or use an AWS key ARN, a Key Vault key URL (https://<vault>/keys/<name>) or a Cloud KMS key name."
     )
 
@@ -303,7 +307,7 @@ def kms_key_uri(provider: str, key_id: str, *, region: str | None = None) -> str
 def _refuse_local_key(text: str) -> None:
     if text.lower().startswith("file:") or text.endswith(".pem"):
         raise InputError(
-            f"key {text!r} is a local key file, not a KMS key; sign with it through "
+            f"key {shown(text)} is a local key file, not a KMS key; sign with it through "
             "LocalSigner.from_file(path) or open_signer(uri) instead of ExternalKMSSigner."
         )
 
@@ -320,7 +324,7 @@ def _split(uri: str, scheme: str) -> SplitResult:
     text = uri.strip() if isinstance(uri, str) else ""
     parts = urlsplit(text)
     if parts.scheme.lower() != scheme:
-        raise InputError(f"key URI {uri!r} should start with {scheme}://.")
+        raise InputError(f"key URI {shown(uri)} should start with {scheme}://.")
     if parts.fragment:
         raise InputError(f"key URI {uri} has a fragment (#...); remove it.")
     return parts
