@@ -158,8 +158,27 @@ def test_the_deadline_stops_a_retry_sequence(proxy: FaultProxy, key_arn: str) ->
     elapsed = time.monotonic() - started
     attempts = proxy.count("Sign")
     assert 2 <= attempts < 10
-    # the deadline is checked before each attempt; one attempt and one backoff wait may straddle it
-    assert elapsed < policy.deadline_seconds + policy.read_timeout + 0.05 * 2**attempts + 1.0
+    assert elapsed < policy.deadline_seconds + 1.0  # the caller's wait; a second of slack for a busy machine
+
+
+def test_the_deadline_cuts_a_slow_attempt_short(server: AwsKmsTestServer, proxy: FaultProxy, key_arn: str) -> None:
+    provider = open_key(key_arn, proxy, retry=RetryPolicy(deadline_seconds=1.0, read_timeout=8))
+    proxy.stall("Sign", 4.0)
+    started = time.monotonic()
+    with pytest.raises(KMSUnavailableError, match="within its 1 s deadline"):
+        provider.sign(PAYLOAD)
+    assert time.monotonic() - started < 3.0  # well before the 4 s answer arrives
+    result = provider.sign(PAYLOAD)  # the next call is unaffected by the abandoned one
+    assert_signed_by(server, key_arn, result.signature)
+
+
+def test_the_deadline_cuts_backoff_waits_short(proxy: FaultProxy, key_arn: str) -> None:
+    provider = open_key(key_arn, proxy, retry=RetryPolicy(max_attempts=8, deadline_seconds=1.5))
+    proxy.fail("Sign", times=8, **THROTTLING)  # eight attempts would wait up to 1+2+4+... s between them
+    started = time.monotonic()
+    with pytest.raises(KMSUnavailableError, match="deadline"):
+        provider.sign(PAYLOAD)
+    assert time.monotonic() - started < 1.5 + 1.0
 
 
 def test_key_lookup_is_retried_too(server: AwsKmsTestServer, proxy: FaultProxy, key_arn: str) -> None:

@@ -44,7 +44,7 @@ from greenlang.security.algorithms import (
 from greenlang.security.keys import key_id as public_key_id
 from greenlang.security.kms.breaker import CircuitBreaker
 from greenlang.security.kms.cache import DEFAULT_TTL_SECONDS, CacheStats, KeyCache
-from greenlang.security.kms.retry import RetryPolicy, current_deadline
+from greenlang.security.kms.retry import RetryPolicy, current_deadline, within
 from greenlang.security.signing import Signer, SignResult
 from greenlang.security.verify import verify_signature
 from greenlang.timeutil import Clock, to_utc, utcnow
@@ -259,11 +259,12 @@ class KMSProvider(Signer):
         return self._cache.stats
 
     def _call(self, operation: Callable[[], T]) -> T:
-        """One SDK call under the breaker and a fresh deadline that the SDK's retry hooks consult."""
+        """One SDK call under the breaker and a fresh deadline, enforced here and visible to the SDK's hooks."""
         deadline = self.retry.start(self._timer)
         token = current_deadline().set(deadline)
         try:
-            return self.breaker.call(operation)
+            what = f"the {self.provider} KMS call for {self.uri}"
+            return self.breaker.call(lambda: within(deadline, operation, what))
         finally:
             current_deadline().reset(token)
 

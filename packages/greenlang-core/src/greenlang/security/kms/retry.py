@@ -1,23 +1,30 @@
-"""Retry settings shared by every provider, handed to each SDK's own retry machinery.
+"""Retry settings shared by every provider, handed to each SDK's own retry machinery, and the deadline over them.
 
 Core does not retry: boto3, azure-core and google-api-core each already retry
 throttling, timeouts and 5xx with exponential backoff and jitter, and stacking a
 second loop on top would multiply the attempts. ``RetryPolicy`` is the one place
-the numbers live; each provider translates it into its SDK's configuration and
-uses ``Deadline`` to stop a retry sequence that has run out of time.
+the numbers live; each provider translates it into its SDK's configuration.
+``within`` enforces the deadline whatever the SDK does: the caller gets an answer
+or ``KMSUnavailableError`` by then, even mid-backoff or mid-read.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass
+from typing import TypeVar
 
 from greenlang.errors import InputError, KMSUnavailableError
 
-__all__ = ["RetryPolicy", "Deadline", "current_deadline"]
+__all__ = ["RetryPolicy", "Deadline", "current_deadline", "within"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -25,25 +32,22 @@ class RetryPolicy:
     """How hard to try one KMS call before giving up.
 
     ``max_attempts`` counts the first try; ``deadline_seconds`` bounds the whole
-    sequence, backoff sleeps included; the timeouts bound each attempt.
+    sequence as the caller sees it, backoff waits included; the timeouts bound
+    each attempt.
     """
 
     max_attempts: int = 4
     deadline_seconds: float = 30.0
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
-    backoff_base: float = 0.5
-    backoff_max: float = 10.0
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise InputError("max_attempts must be at least 1 (the first try counts); set it to 1 to disable retries.")
-        for name in ("deadline_seconds", "connect_timeout", "read_timeout", "backoff_max"):
+        for name in ("deadline_seconds", "connect_timeout", "read_timeout"):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise InputError(f"{name} must be a positive, finite number of seconds, not {value}.")
-        if not math.isfinite(self.backoff_base) or self.backoff_base < 0:
-            raise InputError(f"backoff_base must be 0 or more seconds, not {self.backoff_base}.")
 
     @classmethod
     def from_max_retries(cls, max_retries: int | None) -> RetryPolicy:
@@ -72,10 +76,13 @@ class Deadline:
     def check(self, what: str) -> None:
         """Raise before another attempt when the time is up."""
         if self.remaining() <= 0:
-            raise KMSUnavailableError(
-                f"{what} did not succeed within its {self.seconds:g} s deadline; "
-                "check the service's health or raise deadline_seconds."
-            )
+            raise self.expired(what)
+
+    def expired(self, what: str) -> KMSUnavailableError:
+        return KMSUnavailableError(
+            f"{what} did not succeed within its {self.seconds:g} s deadline; "
+            "check the service's health or raise deadline_seconds."
+        )
 
 
 _current: ContextVar[Deadline | None] = ContextVar("greenlang_kms_deadline", default=None)
@@ -84,3 +91,26 @@ _current: ContextVar[Deadline | None] = ContextVar("greenlang_kms_deadline", def
 def current_deadline() -> ContextVar[Deadline | None]:
     """The deadline of the KMS call running in this context, for SDK hooks that fire before each attempt."""
     return _current
+
+
+def within(deadline: Deadline, operation: Callable[[], T], what: str) -> T:
+    """Run ``operation`` (an SDK call with its own retries) and give up when ``deadline`` passes.
+
+    The call runs in its own thread, which is left to finish on its own if the
+    deadline passes first (its timeouts bound it); its late answer is dropped. The
+    thread sees this context, so SDK hooks can read ``current_deadline()``.
+    """
+    future: Future[T] = Future()
+    context = copy_context()
+
+    def run() -> None:
+        try:
+            future.set_result(context.run(operation))
+        except BaseException as exc:  # handed to the waiting caller
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="greenlang-kms-call", daemon=True).start()
+    try:
+        return future.result(timeout=max(0.0, deadline.remaining()))
+    except FutureTimeout:
+        raise deadline.expired(what) from None
