@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import threading
+import time
 from typing import Any
 
 import pytest
 from fake_clock import FakeClock
 
-from greenlang.errors import CircuitOpenError, InputError, KMSUnavailableError
-from greenlang.security.kms.retry import Deadline, RetryPolicy, current_deadline
+from greenlang.errors import CircuitOpenError, InputError, KeyUnusableError, KMSUnavailableError
+from greenlang.security.kms.retry import Deadline, RetryPolicy, current_deadline, within
 
 # -- the policy -------------------------------------------------------------------------------
 
@@ -177,3 +179,29 @@ def test_resetting_the_token_restores_none() -> None:
         current_deadline().reset(token)
 
     assert current_deadline().get() is None
+
+
+def test_within_returns_the_result_and_passes_the_context_on() -> None:
+    deadline = RetryPolicy(deadline_seconds=5).start()
+    token = current_deadline().set(deadline)
+    try:
+        assert within(deadline, lambda: current_deadline().get(), "the call") is deadline
+    finally:
+        current_deadline().reset(token)
+
+
+def test_within_re_raises_the_operations_error() -> None:
+    def refuse() -> None:
+        raise KeyUnusableError("key k is disabled; enable it.")
+
+    with pytest.raises(KeyUnusableError, match="is disabled"):
+        within(RetryPolicy().start(), refuse, "the call")
+
+
+def test_within_gives_up_at_the_deadline_without_waiting_for_the_operation() -> None:
+    release = threading.Event()
+    started = time.monotonic()
+    with pytest.raises(KMSUnavailableError, match="signing with key k did not succeed within its 0.2 s deadline"):
+        within(RetryPolicy(deadline_seconds=0.2).start(), lambda: release.wait(10), "signing with key k")
+    assert time.monotonic() - started < 5  # not the operation's 10 s
+    release.set()
