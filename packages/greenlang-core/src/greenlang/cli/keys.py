@@ -10,7 +10,7 @@ import click
 
 from greenlang.cli.app import cli
 from greenlang.errors import InputError
-from greenlang.security.keyref import file_uri, parse_key_uri
+from greenlang.security.keyref import file_uri, open_signer, parse_key_uri
 from greenlang.security.keys import (
     KEY_TYPES,
     generate_private_key,
@@ -70,7 +70,13 @@ def create(kind: str, out: Path, encrypt: bool) -> None:
 @keys.command("pubkey")
 @click.argument("key")
 def pubkey(key: str) -> None:
-    """Print the public key (PEM) of a private KEY file or file:// URI."""
-    path = Path(parse_key_uri(key).local_path()) if "://" in key else Path(key)
+    """Print the public key (PEM) of KEY: a private key file, a file:// URI or a KMS key URI (awskms:///...).
+
+    For a KMS key this is what verifiers need for `greenlang verify --key`.
+    """
+    ref = parse_key_uri(key)
+    if ref.scheme != "file":
+        click.echo(public_key_pem(open_signer(ref.uri).public_key()).decode("ascii"), nl=False)
+        return
     passphrase = os.environ.get(PASSPHRASE_ENV)
-    click.echo(public_key_pem(load_private_key(path, passphrase)).decode("ascii"), nl=False)
+    click.echo(public_key_pem(load_private_key(ref.local_path(), passphrase)).decode("ascii"), nl=False)
