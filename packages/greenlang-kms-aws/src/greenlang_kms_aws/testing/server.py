@@ -32,6 +32,7 @@ import functools
 import importlib
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -153,7 +154,8 @@ def _require_usable_key(original: Callable[..., Any]) -> Callable[..., Any]:
         if key.key_state == "Disabled":
             raise DisabledException(f"{key.arn} is disabled.")
         if key.key_state != "Enabled":
-            raise KMSInvalidStateException(f"{key.arn} is {key.key_state.lower()}.")
+            state = re.sub(r"(?<!^)(?=[A-Z])", " ", key.key_state).lower()  # PendingDeletion -> pending deletion
+            raise KMSInvalidStateException(f"{key.arn} is {state}.")
         return original(self, *args, **kwargs)
 
     return method
