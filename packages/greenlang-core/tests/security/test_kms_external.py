@@ -133,3 +133,12 @@ def test_seed_import_path_still_works() -> None:
         signing.NoSuchSigner  # noqa: B018
     with pytest.raises(ImportError):
         from greenlang.security.signing import NoSuchSigner  # noqa: F401
+
+
+def test_the_seed_names_are_the_same_classes() -> None:
+    from greenlang.security import kms
+    from greenlang.security.signing import SignResult
+
+    assert kms.BaseKMSProvider is kms.KMSProvider
+    assert kms.KMSSignResult is SignResult
+    assert {"ExternalKMSSigner", "KMSConfig", "create_kms_provider"} <= set(kms.__all__)

@@ -11,9 +11,12 @@ from greenlang.security.kms.cache import CacheStats
 from greenlang.security.kms.external import ExternalKMSSigner, KMSConfig, create_kms_provider
 from greenlang.security.kms.provider import BatchItem, KeyInfo, KMSProvider, RemoteKey, ResolvedKey
 from greenlang.security.kms.retry import RetryPolicy
+from greenlang.security.signing import SignResult
 
 BaseKMSProvider = KMSProvider
 """The seed's name for ``KMSProvider``."""
+KMSSignResult = SignResult
+"""The seed's name for a KMS provider's result; every signer returns ``SignResult``."""
 
 __all__ = [
     "BaseKMSProvider",
@@ -25,6 +28,7 @@ __all__ = [
     "KeyInfo",
     "KMSConfig",
     "KMSProvider",
+    "KMSSignResult",
     "RemoteKey",
     "ResolvedKey",
     "RetryPolicy",
