@@ -331,3 +331,9 @@ def test_wrongly_typed_options_are_refused_before_any_call(
 ) -> None:
     with pytest.raises(InputError, match=words):
         open_key(spec_key("ECC_NIST_P256"), **options)
+
+
+def test_an_endpoint_url_with_a_password_is_refused_without_echoing_it(spec_key: Callable[[str], str]) -> None:
+    with pytest.raises(InputError, match="must not carry credentials") as caught:
+        AwsKmsProvider(f"awskms:///{spec_key('ECC_NIST_P256')}", endpoint_url="http://u:hunter2-secret@h.example")
+    assert "hunter2" not in str(caught.value)

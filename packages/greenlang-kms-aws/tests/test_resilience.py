@@ -62,6 +62,8 @@ def test_the_client_uses_botocores_own_retries_with_the_policy(proxy: FaultProxy
         {"status": 500, "code": "InternalFailure"},
         {"status": 503, "code": "ServiceUnavailable"},
         {"status": 400, "code": "LimitExceededException"},
+        {"status": 429, "code": "TooManyRequests"},
+        {"status": 400, "code": "ProvisionedThroughputExceededException"},
     ],
     ids=lambda fault: fault["code"],
 )

@@ -6,6 +6,8 @@ so the CLI can print it as is and exit 2 (input) or 1 (a failed check).
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "GreenlangError",
     "InputError",
@@ -78,5 +80,8 @@ class AlgorithmMismatchError(InputError):
 
 def shown(value: object, limit: int = 80) -> str:
     """``value`` quoted for an error message, cut short so a pasted blob cannot flood a terminal or a log."""
-    text = value if isinstance(value, str) else str(value)
+    text = _USERINFO.sub(r"\1***@", value if isinstance(value, str) else str(value))  # never echo a password
     return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+_USERINFO = re.compile(r"(://)[^/@\s]*@")

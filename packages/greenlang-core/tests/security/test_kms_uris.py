@@ -260,3 +260,15 @@ def test_a_long_bad_key_is_echoed_cut_short() -> None:
         AwsKeyUri.parse("awskms:///" + "x" * 5000)
     assert len(str(caught.value)) < 400
     assert "xxx..." in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "suffix",
+    ["&bogus=1", "#frag", "&region=us-east-1&region=eu-west-1", "&region="],
+    ids=["option", "fragment", "repeat", "empty"],
+)
+def test_no_error_echoes_a_password_in_an_endpoint(suffix: str) -> None:
+    with pytest.raises(InputError) as caught:
+        AwsKeyUri.parse(f"awskms:///alias/x?endpoint=https://u:hunter2-secret@kms.example{suffix}")
+    assert "hunter2" not in str(caught.value)
+    assert "***@" in str(caught.value) or "must not carry credentials" in str(caught.value)

@@ -34,7 +34,18 @@ _UNAVAILABLE = {
     "DependencyTimeoutException",
     "RequestTimeout",
     "RequestTimeoutException",
-    "LimitExceededException",  # botocore retries it as throttling, so it is treated as such
+    # botocore's standard mode retries these as throttling or transient, so they mean "unavailable" here too
+    "LimitExceededException",
+    "TooManyRequests",
+    "BandwidthLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "PriorRequestNotComplete",
+    "TransactionInProgressException",
+    "EC2ThrottledException",
+    "SlowDown",
 }
 _ACCESS = {
     "AccessDeniedException",
@@ -84,7 +95,7 @@ def translate(exc: Exception, key: str, region: str | None) -> GreenlangError:
 
 
 def _client_error(code: str, status: int, attempts: int, message: str, key: str, where: str) -> GreenlangError:
-    if code in _UNAVAILABLE or status >= 500:
+    if code in _UNAVAILABLE or status == 429 or status >= 500:
         tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
         return KMSUnavailableError(
             f"AWS KMS stayed unavailable for key {key} {where} ({code or status}) after {tries}; "

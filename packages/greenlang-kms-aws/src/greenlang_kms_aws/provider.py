@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import boto3
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from greenlang.errors import InputError, KeyUnusableError, KMSError
+from greenlang.errors import InputError, KeyUnusableError, KMSError, shown
 from greenlang.security.algorithms import Algorithm, Family, PublicKey, key_type
 from greenlang.security.kms.provider import KMSProvider, RemoteKey
 from greenlang.security.kms.uris import AwsKeyUri
@@ -48,8 +48,10 @@ class AwsKmsProvider(KMSProvider):
             raise InputError(
                 f"region {region!r} conflicts with {ref.region!r} in key {uri}; drop one of them or make them agree."
             )
+        if endpoint_url is not None:
+            AwsKeyUri(ref.key, None, endpoint_url)  # the same checks as ?endpoint=, credentials refused
         if endpoint_url and ref.endpoint and endpoint_url.rstrip("/") != ref.endpoint.rstrip("/"):
-            raise InputError(f"endpoint_url {endpoint_url!r} conflicts with ?endpoint= in key {uri}; drop one of them.")
+            raise InputError(f"endpoint_url {shown(endpoint_url)} conflicts with ?endpoint= in the key URI; drop one.")
         super().__init__(ref.uri(), **options)
         self.key = ref
         self.region = region or ref.region

@@ -55,7 +55,7 @@ class AwsKeyUri:
         if kind is None:
             raise InputError(f"AWS KMS key {shown(self.key)} is not a key reference; use {_AWS_FORMS}.")
         if self.region is not None and not _AWS_REGION.fullmatch(self.region):
-            raise InputError(f"AWS region {self.region!r} is not a region name; use one such as us-east-1.")
+            raise InputError(f"AWS region {shown(self.region)} is not a region name; use one such as us-east-1.")
         arn = _ARN.fullmatch(self.key)
         if arn is not None:
             if self.region is not None and self.region != arn["region"]:
@@ -76,13 +76,13 @@ class AwsKeyUri:
         parts = _split(uri, "awskms")
         if parts.netloc:
             raise InputError(
-                f"key URI {uri} has {parts.netloc!r} where awskms:/// has nothing; "
+                f"key URI {shown(uri)} has {shown(parts.netloc)} where awskms:/// has nothing; "
                 "write awskms:///<key> and pass an endpoint as ?endpoint=https://host."
             )
         query = _query(uri, parts.query, {"region", "endpoint"})
         key = unquote(parts.path).removeprefix("/")
         if not key:
-            raise InputError(f"key URI {uri} names no key; use awskms:///<key>, where <key> is {_AWS_FORMS}.")
+            raise InputError(f"key URI {shown(uri)} names no key; use awskms:///<key>, where <key> is {_AWS_FORMS}.")
         return cls(key, query.get("region"), query.get("endpoint"))
 
     @property
@@ -282,7 +282,7 @@ def kms_key_uri(provider: str, key_id: str, *, region: str | None = None) -> str
     name = (provider or "").strip().lower()
     scheme = PROVIDER_SCHEMES.get(name) or (name if name in PROVIDER_SCHEMES.values() else None)
     if scheme is None:
-        raise InputError(f"KMS provider {provider!r} is unknown; set GL_KMS_PROVIDER to aws, azure or gcp.")
+        raise InputError(f"KMS provider {shown(provider)} is unknown; set GL_KMS_PROVIDER to aws, azure or gcp.")
     text = key_id.strip() if isinstance(key_id, str) else ""
     if not text:
         raise InputError("KMS key id is empty; set GL_KMS_KEY_ID or SigningConfig(kms_key_id=...).")
@@ -291,14 +291,14 @@ def kms_key_uri(provider: str, key_id: str, *, region: str | None = None) -> str
     if given not in PROVIDER_SCHEMES.values():
         given = ""
     elif given != scheme:
-        raise InputError(f"key {text} is a {given}:// URI but the provider is {name}; make GL_KMS_PROVIDER match.")
+        raise InputError(f"key {shown(text)} is a {given}:// URI but the provider is {name}; make them match.")
     if scheme == "awskms":
         ref = AwsKeyUri.parse(text) if given else AwsKeyUri(text)
         if region:
             ref = AwsKeyUri(ref.key, _merged_region(ref, region), ref.endpoint)
         return ref.uri()
     if region:
-        raise InputError(f"a region applies to AWS keys only; unset GL_KMS_REGION for {name} key {text}.")
+        raise InputError(f"a region applies to AWS keys only; unset GL_KMS_REGION for {name} key {shown(text)}.")
     if scheme == "azurekms":
         return (AzureKeyUri.parse(text) if given else AzureKeyUri.from_key_id_url(text)).uri()
     return (GcpKeyUri.parse(text) if given else GcpKeyUri.from_resource_name(text)).uri()
@@ -326,7 +326,7 @@ def _split(uri: str, scheme: str) -> SplitResult:
     if parts.scheme.lower() != scheme:
         raise InputError(f"key URI {shown(uri)} should start with {scheme}://.")
     if parts.fragment:
-        raise InputError(f"key URI {uri} has a fragment (#...); remove it.")
+        raise InputError(f"key URI {shown(uri)} has a fragment (#...); remove it.")
     return parts
 
 
@@ -336,9 +336,9 @@ def _query(uri: str, text: str, allowed: set[str]) -> dict[str, str]:
     unknown = sorted(set(names) - allowed)
     if unknown:
         accepted = ", ".join(sorted(allowed)) or "no options"
-        raise InputError(f"key URI {uri} has unknown option {unknown[0]!r}; it accepts {accepted}.")
+        raise InputError(f"key URI {shown(uri)} has unknown option {shown(unknown[0])}; it accepts {accepted}.")
     if len(names) != len(set(names)):
-        raise InputError(f"key URI {uri} repeats an option; give each of {', '.join(sorted(allowed))} once.")
+        raise InputError(f"key URI {shown(uri)} repeats an option; give each of {', '.join(sorted(allowed))} once.")
     if any(not value for _, value in pairs):
-        raise InputError(f"key URI {uri} has an empty option value; remove it or give it a value.")
+        raise InputError(f"key URI {shown(uri)} has an empty option value; remove it or give it a value.")
     return dict(pairs)
