@@ -14,6 +14,7 @@ ROOT = Path(__file__).parent
 CORE = "packages/greenlang-core"
 PG = "packages/greenlang-pg"
 KMS_AWS = "packages/greenlang-kms-aws"
+KMS_AZURE = "packages/greenlang-kms-azure"
 TEST_PLUGINS = [f"{CORE}/tests/plugins/greenlang-sample-plugin", f"{CORE}/tests/plugins/greenlang-broken-plugin"]
 TEST_REQUIREMENTS = ["pytest>=8", "hypothesis>=6.100"]
 PYTHON = "3.11"
@@ -31,11 +32,23 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on greenlang-core."""
     session.install(
-        "-e", CORE, "-e", f"{PG}[test]", "-e", f"{KMS_AWS}[test]", "mypy>=1.11", "types-PyYAML", "types-cachetools"
+        "-e",
+        CORE,
+        "-e",
+        f"{PG}[test]",
+        "-e",
+        f"{KMS_AWS}[test]",
+        "-e",
+        f"{KMS_AZURE}[test]",
+        "mypy>=1.11",
+        "types-PyYAML",
+        "types-cachetools",
+        "types-requests",
     )
     session.run("mypy", "--strict", f"{CORE}/src")
     session.run("mypy", "--config-file", f"{PG}/pyproject.toml", f"{PG}/src")
     session.run("mypy", "--config-file", f"{KMS_AWS}/pyproject.toml", f"{KMS_AWS}/src")
+    session.run("mypy", "--config-file", f"{KMS_AZURE}/pyproject.toml", f"{KMS_AZURE}/src")
 
 
 @nox.session(name="tests-core", python=PYTHON)
@@ -60,19 +73,27 @@ def tests_kms_aws(session: nox.Session) -> None:
     session.run("pytest", f"{KMS_AWS}/tests", *session.posargs)
 
 
+@nox.session(name="tests-kms-azure", python=PYTHON)
+def tests_kms_azure(session: nox.Session) -> None:
+    """greenlang-kms-azure through the real SDK clients against a local HTTPS Key Vault that the tests start."""
+    session.install("-e", CORE, "-e", f"{KMS_AZURE}[test]", *TEST_REQUIREMENTS)
+    session.run("pytest", f"{KMS_AZURE}/tests", *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the documentation site with warnings as errors."""
     tools = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
-    session.install("-e", CORE, "-e", PG, "-e", f"{KMS_AWS}[test]", *tools)
+    session.install("-e", CORE, "-e", PG, "-e", f"{KMS_AWS}[test]", "-e", f"{KMS_AZURE}[test]", *tools)
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
 
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks with ratios against baselines measured in the same run (not in the default run)."""
-    session.install("-e", CORE, "-e", f"{PG}[test]", "-e", f"{KMS_AWS}[test]")
+    session.install("-e", CORE, "-e", f"{PG}[test]", "-e", f"{KMS_AWS}[test]", "-e", f"{KMS_AZURE}[test]")
     session.run("python", "bench/core.py", *session.posargs)
     session.run("python", "bench/canonical_json.py", *session.posargs)
     session.run("python", "bench/pg.py", *session.posargs)
     session.run("python", "bench/kms_batch.py", *session.posargs)
+    session.run("python", "bench/kms_azure_batch.py", *session.posargs)

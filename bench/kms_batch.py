@@ -22,24 +22,19 @@ import argparse
 import hashlib
 import json
 import os
-import statistics
-import sys
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+import kmsbench
 from greenlang_kms_aws import AwsKmsProvider
 from greenlang_kms_aws.client import MAX_POOL_CONNECTIONS
 from greenlang_kms_aws.testing import AwsKmsTestServer, FaultProxy
 
 from greenlang.security.kms import RetryPolicy
 
-WORKERS = (1, 4, 8, 16)
+WORKERS = kmsbench.WORKERS
 
 
 def main() -> int:
@@ -65,23 +60,24 @@ def main() -> int:
         raw = _raw_client(server, proxy)
         proxy.latency = args.latency
 
-        rows: list[tuple[str, float, list[bytes]]] = []
+        rows: kmsbench.Rows = []
 
         def measure(label: str, run: Callable[[], list[bytes]]) -> None:
-            rows.append((label, *_timed(rounds, run)))
+            rows.append((label, *kmsbench.timed(rounds, run)))
 
         measure("one at a time (baseline)", lambda: [provider.sign(p).signature for p in payloads])
         for workers in WORKERS:
-            measure(f"sign_many, {workers} workers", partial(_batch, provider, payloads, workers))
+            measure(f"sign_many, {workers} workers", partial(kmsbench.batch, provider, payloads, workers))
         for workers in WORKERS[1:]:
             measure(f"bare boto3, {workers} threads", partial(_bare, raw, arn, payloads, workers))
 
-    failures = sum(not _verifies(public_key, p, s) for _, _, sigs in rows for p, s in zip(payloads, sigs, strict=True))
+    failures = kmsbench.failures(public_key, payloads, rows)
     if args.json:
         figures = [{"row": label, "seconds": took, "signatures_per_second": count / took} for label, took, _ in rows]
         print(json.dumps({"payloads": count, "latency_seconds": args.latency, "rows": figures, "failures": failures}))
     else:
-        _report(rows, count, args.latency, failures)
+        pool = f"connection pool per boto3 client: {MAX_POOL_CONNECTIONS} (botocore's default is 10)"
+        kmsbench.report("AWS KMS test server", rows, count, args.latency, failures, pool)
     return 1 if failures else 0
 
 
@@ -94,14 +90,6 @@ def _raw_client(server: AwsKmsTestServer, proxy: FaultProxy) -> Any:
     return session.client("kms", endpoint_url=proxy.endpoint_url, config=config)
 
 
-def _batch(provider: AwsKmsProvider, payloads: list[bytes], workers: int) -> list[bytes]:
-    items = provider.sign_many(payloads, max_workers=workers)
-    bad = [item for item in items if not item.ok or item.result is None]
-    if bad:
-        raise SystemExit(f"sign_many failed for item {bad[0].index}: {bad[0].error}")
-    return [item.result.signature for item in items if item.result is not None]
-
-
 def _bare(client: Any, arn: str, payloads: list[bytes], workers: int) -> list[bytes]:
     def sign(payload: bytes) -> bytes:
         digest = hashlib.sha256(payload).digest()
@@ -110,41 +98,6 @@ def _bare(client: Any, arn: str, payloads: list[bytes], workers: int) -> list[by
 
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(sign, payloads))
-
-
-def _timed(rounds: int, run: Callable[[], list[bytes]]) -> tuple[float, list[bytes]]:
-    run()  # warm-up: connections opened, code paths loaded
-    times = []
-    signatures: list[bytes] = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        signatures = run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), signatures
-
-
-def _verifies(public_key: Any, payload: bytes, signature: bytes) -> bool:
-    try:
-        public_key.verify(signature, payload, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        return False
-    return True
-
-
-def _report(rows: list[tuple[str, float, list[bytes]]], count: int, latency: float, failures: int) -> None:
-    baseline = count / rows[0][1]
-    print(f"AWS KMS test server + {latency * 1000:.0f} ms per call, {count} payloads, ECC_NIST_P256, median of rounds")
-    serial = count * latency
-    print(f"ideal serial: {count} x {latency:.3f} s = {serial:.2f} s ({1 / latency:.1f} sigs/s); N in flight: N times")
-    print(f"connection pool per boto3 client: {MAX_POOL_CONNECTIONS} (botocore's default is 10)")
-    print(f"{'':32} {'sigs/s':>9} {'x one-at-a-time':>16} {'x latency bound':>16}")
-    for label, seconds, _ in rows:
-        rate = count / seconds
-        workers = int(label.split(", ")[1].split()[0]) if ", " in label else 1
-        bound = workers / latency  # what latency alone allows with that many calls in flight
-        print(f"{label:32} {rate:9.1f} {rate / baseline:16.2f} {rate / bound:16.2f}")
-    print(f"signatures verified locally with cryptography: {sum(len(r[2]) for r in rows)}, failures: {failures}")
-    sys.stdout.flush()
 
 
 if __name__ == "__main__":

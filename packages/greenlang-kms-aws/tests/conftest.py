@@ -10,13 +10,10 @@ never with the provider's own ``verify`` or the server's Verify.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from greenlang_kms_aws import AwsKmsProvider
 from greenlang_kms_aws.testing import AwsKmsTestServer, FaultProxy
 
-from greenlang.testing import verify_independently
+from greenlang.testing import openssl_verifies as openssl_check
+from greenlang.testing import require_openssl, verify_independently
 
 ACCESS_KEY_ID = "AKIAGREENLANGTESTKEY"
 SECRET_ACCESS_KEY = "gl-conftest-secret-8d41f0c2-never-printed"
@@ -45,10 +43,6 @@ CLEARED = (
     "GL_KMS_KEY_ID",
     "GL_KMS_REGION",
 )
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"true", "1"}
 
 
 @pytest.fixture(autouse=True)
@@ -152,34 +146,18 @@ def verifies() -> Callable[[bytes | Any, str, bytes, bytes], bool]:
 
 
 @pytest.fixture
-def openssl_verifies(tmp_path: Path) -> Callable[[bytes | Any, str, bytes, bytes], bool]:
+def openssl_verifies() -> Callable[[bytes | Any, str, bytes, bytes], bool]:
     """``openssl_verifies(...)``, same arguments as ``verifies``, via ``openssl dgst -verify``.
 
     Without the command: a failure under CI=true, else a skip that names the package.
     """
-    if shutil.which("openssl") is None:
-        reason = "the openssl command is needed to cross-check signatures; install it (apt install openssl)"
-        if in_ci():
-            pytest.fail(f"{reason} (CI=true: these checks may not be skipped)", pytrace=False)
-        pytest.skip(reason)
-    counter = iter(range(1_000_000))
+    require_openssl()
 
     def run(key: bytes | Any, algorithm: str, payload: bytes, signature: bytes) -> bool:
-        work = tmp_path / f"openssl-{next(counter)}"
-        work.mkdir()
         pem = load_public_key(key).public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        (work / "pub.pem").write_bytes(pem)
-        (work / "sig.bin").write_bytes(signature)
-        (work / "data").write_bytes(payload)
-        md = algorithm.rsplit("-", 1)[1]
-        command = ["openssl", "dgst", f"-{md}", "-verify", "pub.pem", "-signature", "sig.bin"]
-        if algorithm.startswith("rsa-pss-"):
-            for option in ("rsa_padding_mode:pss", "rsa_pss_saltlen:digest", f"rsa_mgf1_md:{md}"):
-                command += ["-sigopt", option]
-        result = subprocess.run([*command, "data"], cwd=work, capture_output=True, text=True, check=False)
-        return result.returncode == 0 and "Verified OK" in result.stdout
+        return openssl_check(pem, algorithm, payload, signature)
 
     return run
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -126,8 +128,44 @@ def test_bad_azure_uris(text: str, message: str) -> None:
 
 
 def test_azure_key_id_must_be_https() -> None:
-    with pytest.raises(InputError, match="must be https://"):
+    with pytest.raises(InputError, match="uses plain http; Key Vault answers only over https"):
         AzureKeyUri.from_key_id_url("http://v.vault.azure.net/keys/k")
+    with pytest.raises(InputError, match="must be https://"):
+        AzureKeyUri.from_key_id_url("ftp://v.vault.azure.net/keys/k")
+
+
+def test_azure_key_name_in_the_vault_of_azure_key_vault_url() -> None:
+    assert (
+        kms_key_uri("azure", "signing", vault_url="https://v.vault.azure.net")
+        == "azurekms://v.vault.azure.net/keys/signing"
+    )
+    assert (
+        kms_key_uri("azure", "signing/0123abcd", vault_url="https://v.vault.azure.net/")
+        == "azurekms://v.vault.azure.net/keys/signing/0123abcd"
+    )
+    assert kms_key_uri("azure", "https://v.vault.azure.net/keys/k", vault_url="https://V.vault.azure.net") == (
+        "azurekms://v.vault.azure.net/keys/k"
+    )
+    assert kms_key_uri("aws", "alias/x", region="eu-west-1", vault_url="https://v.vault.azure.net") == (
+        "awskms:///alias/x?region=eu-west-1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key_id", "vault_url", "message"),
+    [
+        ("signing", None, "has no vault; set AZURE_KEY_VAULT_URL"),
+        ("signing", "http://v.vault.azure.net", "uses plain http"),
+        ("signing", "https://v.vault.azure.net/keys", "must be https://<vault host>"),
+        ("arn:aws:kms:us-west-2:123456789012:key/k", "https://v.vault.azure.net", "is not a Key Vault key"),
+        ("https://a.vault.azure.net/keys/k", "https://b.vault.azure.net", "AZURE_KEY_VAULT_URL names"),
+        ("a/b/c", "https://v.vault.azure.net", "does not have the form <name>"),
+        ("bad name!", "https://v.vault.azure.net", "key name 'bad name!' is invalid"),
+    ],
+)
+def test_azure_key_id_refusals_name_the_fix(key_id: str, vault_url: str | None, message: str) -> None:
+    with pytest.raises(InputError, match=re.escape(message)):
+        kms_key_uri("azure", key_id, vault_url=vault_url)
 
 
 GCP_KEY = "projects/my-project/locations/global/keyRings/my-ring/cryptoKeys/my-key"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from greenlang.testing.facade import SyncFacade
     from greenlang.testing.hooks import ConformanceHooks
+    from greenlang.testing.openssl import openssl_verifies, require_openssl
     from greenlang.testing.suite import BackendConformance
     from greenlang.testing.suite_audit import expected_hash
     from greenlang.testing.suite_kms import KMSProviderConformance, verify_independently
@@ -23,6 +24,8 @@ __all__ = [
     "KMSProviderConformance",
     "SyncFacade",
     "expected_hash",
+    "openssl_verifies",
+    "require_openssl",
     "store_contents",
     "verify_independently",
 ]
@@ -35,6 +38,8 @@ _HOMES = {
     "store_contents": "greenlang.testing.suite_records",
     "KMSProviderConformance": "greenlang.testing.suite_kms",
     "verify_independently": "greenlang.testing.suite_kms",
+    "openssl_verifies": "greenlang.testing.openssl",
+    "require_openssl": "greenlang.testing.openssl",
 }
 
 

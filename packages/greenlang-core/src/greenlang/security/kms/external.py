@@ -3,7 +3,8 @@
 Code written against the seed keeps working: the provider comes from
 ``GL_KMS_PROVIDER`` or, when that is unset, from the shape of the key id
 (``arn:aws:kms:...``, ``https://<vault>/keys/...``, ``projects/.../cryptoKeys/...``),
-and the key id and region from ``GL_KMS_KEY_ID`` and ``GL_KMS_REGION``. Underneath,
+and the key id and region from ``GL_KMS_KEY_ID`` and ``GL_KMS_REGION``. An Azure
+key id may be a bare key name in the vault that ``AZURE_KEY_VAULT_URL`` names. Underneath,
 each is a key URI opened through the plugin registered for its scheme.
 """
 
@@ -21,7 +22,7 @@ from greenlang.security.kms.provider import DEFAULT_BATCH_WORKERS, BatchItem, Ke
 from greenlang.security.kms.uris import kms_key_uri, provider_for_key_id
 from greenlang.security.signing import Signer, SigningConfig, SignResult
 
-__all__ = ["KMSEnvironment", "KMSConfig", "create_kms_provider", "ExternalKMSSigner"]
+__all__ = ["KMSEnvironment", "AzureEnvironment", "KMSConfig", "create_kms_provider", "ExternalKMSSigner"]
 
 
 class KMSEnvironment(BaseSettings):
@@ -34,6 +35,14 @@ class KMSEnvironment(BaseSettings):
     region: str = ""
 
 
+class AzureEnvironment(BaseSettings):
+    """``AZURE_KEY_VAULT_URL``: the vault that a bare Azure key name (``GL_KMS_KEY_ID=<name>``) lives in."""
+
+    model_config = SettingsConfigDict(env_prefix="AZURE_", extra="ignore")
+
+    key_vault_url: str = ""
+
+
 class KMSConfig(BaseModel):
     """One KMS key and how to reach it; ``provider`` may be empty to infer it from ``key_id``."""
 
@@ -43,12 +52,14 @@ class KMSConfig(BaseModel):
     provider: str = ""
     region: str | None = None
     endpoint_url: str | None = None
+    vault_url: str | None = None
+    """The Key Vault URL for a bare Azure key name; ``AZURE_KEY_VAULT_URL`` for ``ExternalKMSSigner``."""
     cache_ttl_seconds: int = Field(default=3600, ge=0)
     max_retries: int = Field(default=3, ge=0)
 
     def key_uri(self) -> str:
         provider = self.provider.strip().lower() or provider_for_key_id(self.key_id)
-        return kms_key_uri(provider, self.key_id, region=self.region or None)
+        return kms_key_uri(provider, self.key_id, region=self.region or None, vault_url=self.vault_url or None)
 
 
 def create_kms_provider(config: KMSConfig, **options: Any) -> KMSProvider:
@@ -86,6 +97,7 @@ class ExternalKMSSigner(Signer):
             key_id=key_id,
             provider=env.provider,
             region=env.region or None,
+            vault_url=AzureEnvironment().key_vault_url.strip() or None,
             cache_ttl_seconds=settings.cache_ttl_seconds,
             max_retries=settings.max_retries,
         )

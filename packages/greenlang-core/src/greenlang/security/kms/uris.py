@@ -168,17 +168,32 @@ class AzureKeyUri:
         """A Key Vault key identifier (``kid``): ``https://<vault host>/keys/<name>[/<version>]``."""
         text = url.strip() if isinstance(url, str) else ""
         parts = urlsplit(text)
+        _refuse_plain_http(parts.scheme, url)
         if parts.scheme.lower() != "https" or parts.query or parts.fragment:
             raise InputError(f"Key Vault key id {shown(url)} must be https://<vault host>/keys/<name>[/<version>].")
         return cls._from(url, parts.netloc, parts.path, "https://<vault host>/keys/<name>[/<version>]")
 
     @classmethod
     def _from(cls, text: str, host: str, path: str, form: str) -> AzureKeyUri:
+        if "@" in host:
+            raise InputError("a Key Vault key reference must not carry credentials (user:password@); remove them.")
         segments = unquote(path).strip("/").split("/")
         if not host or len(segments) not in (2, 3) or segments[0] != "keys":
             raise InputError(f"Key Vault key {shown(text)} does not have the form {form}.")
         version = segments[2] if len(segments) == 3 else None
         return cls(host, segments[1], version)
+
+    @classmethod
+    def in_vault(cls, vault_url: str, key: str) -> AzureKeyUri:
+        """Key ``<name>[/<version>]`` in the vault at ``vault_url`` (the seed's ``AZURE_KEY_VAULT_URL``)."""
+        text = vault_url.strip() if isinstance(vault_url, str) else ""
+        parts = urlsplit(text)
+        _refuse_plain_http(parts.scheme, vault_url)
+        if parts.scheme.lower() != "https" or parts.path.strip("/") or parts.query or parts.fragment:
+            raise InputError(
+                f"vault URL {shown(vault_url)} must be https://<vault host>, e.g. https://myvault.vault.azure.net."
+            )
+        return cls._from(key, parts.netloc, f"keys/{key.strip().strip('/')}", "<name>[/<version>]")
 
     @property
     def vault_url(self) -> str:
@@ -277,8 +292,11 @@ def provider_for_key_id(key_id: str) -> str:
     )
 
 
-def kms_key_uri(provider: str, key_id: str, *, region: str | None = None) -> str:
-    """The key URI for a seed-style ``(provider, key id, region)``, validated; a URI passes through."""
+def kms_key_uri(provider: str, key_id: str, *, region: str | None = None, vault_url: str | None = None) -> str:
+    """The key URI for a seed-style ``(provider, key id, region)``, validated; a URI passes through.
+
+    ``vault_url`` (``AZURE_KEY_VAULT_URL``) lets an Azure key id be a bare ``<name>[/<version>]``.
+    """
     name = (provider or "").strip().lower()
     scheme = PROVIDER_SCHEMES.get(name) or (name if name in PROVIDER_SCHEMES.values() else None)
     if scheme is None:
@@ -300,8 +318,42 @@ def kms_key_uri(provider: str, key_id: str, *, region: str | None = None) -> str
     if region:
         raise InputError(f"a region applies to AWS keys only; unset GL_KMS_REGION for {name} key {shown(text)}.")
     if scheme == "azurekms":
-        return (AzureKeyUri.parse(text) if given else AzureKeyUri.from_key_id_url(text)).uri()
+        return _azure_key(text, given, vault_url).uri()
     return (GcpKeyUri.parse(text) if given else GcpKeyUri.from_resource_name(text)).uri()
+
+
+def _azure_key(text: str, given: str, vault_url: str | None) -> AzureKeyUri:
+    if given:
+        ref = AzureKeyUri.parse(text)
+    elif "://" in text:
+        ref = AzureKeyUri.from_key_id_url(text)
+    elif text.startswith(("arn:", "projects/")):
+        raise InputError(
+            f"key {shown(text)} is not a Key Vault key but the provider is azure; set the key id "
+            "(GL_KMS_KEY_ID or SigningConfig.kms_key_id) to a key name with AZURE_KEY_VAULT_URL, or a key URL."
+        )
+    elif not vault_url:
+        raise InputError(
+            f"Key Vault key {shown(text)} has no vault; set AZURE_KEY_VAULT_URL to https://<vault host> "
+            "or give the key URL https://<vault host>/keys/<name>."
+        )
+    else:
+        return AzureKeyUri.in_vault(vault_url, text)
+    if vault_url:
+        vault = AzureKeyUri.in_vault(vault_url, ref.name)
+        if vault.vault_host.lower() != ref.vault_host.lower():
+            raise InputError(
+                f"key {shown(text)} is in vault {ref.vault_host} but AZURE_KEY_VAULT_URL names "
+                f"{vault.vault_host}; make them agree or unset AZURE_KEY_VAULT_URL."
+            )
+    return ref
+
+
+def _refuse_plain_http(scheme: str, url: object) -> None:
+    if scheme.lower() == "http":
+        raise InputError(
+            f"{shown(url)} uses plain http; Key Vault answers only over https, so use https://<vault host>."
+        )
 
 
 def _refuse_local_key(text: str) -> None:
