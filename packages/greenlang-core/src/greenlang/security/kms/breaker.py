@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import TypeVar
 
@@ -70,6 +70,28 @@ class CircuitBreaker:
 
     def call(self, operation: Callable[[], T]) -> T:
         """Run ``operation`` unless the breaker is open; record how it went."""
+        probe = self._admit()
+        try:
+            result = operation()
+        except BaseException as exc:
+            self._settle(probe, exc)
+            raise
+        self._settle(probe, None)
+        return result
+
+    async def call_async(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """``call`` for a coroutine; a cancelled probe gives no verdict on the service."""
+        probe = self._admit()
+        try:
+            result = await operation()
+        except BaseException as exc:
+            self._settle(probe, exc)
+            raise
+        self._settle(probe, None)
+        return result
+
+    def _admit(self) -> bool:
+        """Refuse while open; returns whether this call is the half-open probe."""
         with self._lock:
             state = self._state()
             if state is BreakerState.OPEN or (state is BreakerState.HALF_OPEN and self._probing):
@@ -80,21 +102,18 @@ class CircuitBreaker:
             probe = state is BreakerState.HALF_OPEN
             if probe:
                 self._probing = True
-        try:
-            result = operation()
-        except KMSUnavailableError:
+            return probe
+
+    def _settle(self, probe: bool, error: BaseException | None) -> None:
+        if error is None:
+            self._record(success=True)
+        elif isinstance(error, KMSUnavailableError):
             self._record(success=False)
-            raise
-        except Exception:
+        elif isinstance(error, Exception):
             if probe:
                 self._record(success=True)  # the service answered, even if to refuse
-            raise
-        except BaseException:
-            if probe:
-                self._abandon_probe()  # interrupted or cancelled: no verdict on the service
-            raise
-        self._record(success=True)
-        return result
+        elif probe:
+            self._abandon_probe()  # interrupted or cancelled: no verdict on the service
 
     def _when_next_probe(self) -> str:
         if self._probing or self._opened_at is None:

@@ -76,6 +76,14 @@ class KeyCache(Generic[T]):
                     self._entries[ref] = value
         return value
 
+    def peek(self, ref: str) -> T | None:
+        """The fresh cached value for ``ref`` (counted as a hit), or ``None`` without counting anything."""
+        with self._lock:
+            cached = self._entries.get(ref) if self._entries is not None else None
+            if cached is not None:
+                self._hits += 1
+            return cached
+
     def invalidate(self, ref: str | None = None) -> None:
         """Forget ``ref`` (or everything), so the next lookup asks the service again."""
         if self._entries is None:

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Self, TypeVar
@@ -179,6 +179,17 @@ class KMSProvider(Signer):
         Raise ``KeyUnusableError``, ``KMSUnavailableError`` or ``InputError``.
         """
 
+    async def _sign_digest_async(self, key: RemoteKey, algorithm: Algorithm, message: bytes) -> bytes:
+        """``_sign_digest`` for the async API; override it with the SDK's async client where there is one.
+
+        By default the sync call runs in a worker thread.
+        """
+        return await asyncio.to_thread(self._sign_digest, key, algorithm, message)
+
+    @property
+    def _native_async(self) -> bool:
+        return type(self)._sign_digest_async is not KMSProvider._sign_digest_async
+
     # -- resolution --------------------------------------------------------------------------
 
     def _check_requested_name(self, requested: str | Algorithm | None) -> None:
@@ -268,6 +279,33 @@ class KMSProvider(Signer):
         finally:
             current_deadline().reset(token)
 
+    async def _resolved_async(self, ref: str | None = None) -> ResolvedKey:
+        """``resolved`` without leaving the event loop when the key is cached."""
+        lookup = self._cache.peek(ref or self.uri)
+        if lookup is None:
+            return await asyncio.to_thread(self.resolved, ref)
+        if lookup.key is None:
+            assert lookup.refusal is not None
+            raise lookup.refusal
+        return lookup.key
+
+    async def _call_async(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """``_call`` for a coroutine: the deadline runs from this moment, however busy the loop or its threads."""
+        deadline = self.retry.start(self._timer)
+        token = current_deadline().set(deadline)
+        what = f"the {self.provider} KMS call for {self.uri}"
+
+        async def bounded() -> T:
+            try:
+                return await asyncio.wait_for(operation(), timeout=max(0.0, deadline.remaining()))
+            except TimeoutError:
+                raise deadline.expired(what) from None
+
+        try:
+            return await self.breaker.call_async(bounded)
+        finally:
+            current_deadline().reset(token)
+
     # -- the Signer interface ------------------------------------------------------------------
 
     @property
@@ -306,12 +344,28 @@ class KMSProvider(Signer):
     def _sign_remote(self, payload: bytes) -> SignResult:
         key = self.resolved()
         algorithm = key.algorithm
-        message = payload if algorithm.family is Family.ED25519 else algorithm.digest(payload)
+        message = _message(algorithm, payload)
         try:
             signature = self._call(lambda: self._sign_digest(key.remote, algorithm, message))
         except KeyUnusableError:
             self._cache.invalidate(self.uri)  # e.g. disabled since it was cached: key_info must not say "enabled"
             raise
+        return self._checked(key, payload, signature)
+
+    async def _sign_remote_async(self, payload: bytes) -> SignResult:
+        key = await self._resolved_async()
+        algorithm = key.algorithm
+        message = _message(algorithm, payload)
+        try:
+            signature = await self._call_async(lambda: self._sign_digest_async(key.remote, algorithm, message))
+        except KeyUnusableError:
+            self._cache.invalidate(self.uri)
+            raise
+        return self._checked(key, payload, signature)
+
+    def _checked(self, key: ResolvedKey, payload: bytes, signature: bytes) -> SignResult:
+        """The result for a signature the service returned, once it is known to verify."""
+        algorithm = key.algorithm
         if not signature:
             raise KMSError(f"{self.provider} returned an empty signature for {key.remote.key_ref}; nothing was signed.")
         if self.check_signatures and not _verifies(key, payload, signature):
@@ -359,11 +413,7 @@ class KMSProvider(Signer):
 
     def sign_many(self, payloads: Iterable[bytes], *, max_workers: int = DEFAULT_BATCH_WORKERS) -> list[BatchItem]:
         """Sign each payload with at most ``max_workers`` calls in flight; results keep the input order."""
-        if isinstance(payloads, str | bytes | bytearray | memoryview):
-            raise InputError("payloads must be a list of byte strings, not a single payload; use sign() for one.")
-        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-            raise InputError(f"max_workers must be a whole number of at least 1, not {max_workers!r}.")
-        items = list(payloads)
+        items = _batch_items(payloads, max_workers)
         if not items:
             return []
         if self._cache.ttl_seconds > 0:
@@ -373,10 +423,18 @@ class KMSProvider(Signer):
             futures = [pool.submit(self.sign, payload) for payload in items]
             return [_outcome(index, future.result) for index, future in enumerate(futures)]
 
-    # -- async counterparts: the SDKs' sync clients are thread-safe, so a worker thread each -------
+    # -- async counterparts: native where the plugin has an async client, else a worker thread each ----
 
     async def sign_async(self, payload: bytes) -> SignResult:
-        return await asyncio.to_thread(self.sign, payload)
+        """``sign`` for asyncio; its deadline starts when it is called, not when a thread is free."""
+        data = _payload_bytes(payload)
+        try:
+            return await self._sign_remote_async(data)
+        except KMSUnavailableError as exc:
+            if self.fallback is None:
+                raise
+            logger.warning("%s is unavailable (%s); signing with fallback key %s", self.uri, exc, self.fallback.key_ref)
+            return replace(self.fallback.sign(data), fallback_for=self.uri)
 
     async def verify_async(
         self, payload: bytes, signature: bytes, *, key_ref: str | None = None, algorithm: str | None = None
@@ -392,10 +450,44 @@ class KMSProvider(Signer):
     async def sign_many_async(
         self, payloads: Iterable[bytes], *, max_workers: int = DEFAULT_BATCH_WORKERS
     ) -> list[BatchItem]:
-        return await asyncio.to_thread(self.sign_many, payloads, max_workers=max_workers)
+        """``sign_many`` for asyncio: at most ``max_workers`` signatures in flight, results in input order."""
+        if not self._native_async:  # a pool of its own, rather than the loop's few default threads
+            return await asyncio.to_thread(self.sign_many, payloads, max_workers=max_workers)
+        items = _batch_items(payloads, max_workers)
+        if not items:
+            return []
+        if self._cache.ttl_seconds > 0:
+            with contextlib.suppress(GreenlangError):
+                await self._resolved_async()
+        gate = asyncio.Semaphore(min(max_workers, len(items)))
+
+        async def one(index: int, payload: bytes) -> BatchItem:
+            async with gate:
+                try:
+                    return BatchItem(index, result=await self.sign_async(payload))
+                except Exception as exc:  # reported per item; the batch goes on
+                    return BatchItem(index, error=exc)
+
+        return list(await asyncio.gather(*(one(index, payload) for index, payload in enumerate(items))))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(uri={self.uri!r})"
+
+
+def _batch_items(payloads: Iterable[bytes], max_workers: int) -> list[bytes]:
+    if isinstance(payloads, str | bytes | bytearray | memoryview):
+        raise InputError("payloads must be a list of byte strings, not a single payload; use sign() for one.")
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise InputError(f"max_workers must be a whole number of at least 1, not {max_workers!r}.")
+    try:
+        return list(payloads)
+    except TypeError:
+        raise InputError(f"payloads must be a list of byte strings, not {type(payloads).__name__}.") from None
+
+
+def _message(algorithm: Algorithm, payload: bytes) -> bytes:
+    """What the service signs: the local digest, or the payload itself for Ed25519."""
+    return payload if algorithm.family is Family.ED25519 else algorithm.digest(payload)
 
 
 def _payload_bytes(payload: bytes) -> bytes:
