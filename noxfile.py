@@ -15,6 +15,7 @@ CORE = "packages/greenlang-core"
 PG = "packages/greenlang-pg"
 KMS_AWS = "packages/greenlang-kms-aws"
 KMS_AZURE = "packages/greenlang-kms-azure"
+KMS_GCP = "packages/greenlang-kms-gcp"
 TEST_PLUGINS = [f"{CORE}/tests/plugins/greenlang-sample-plugin", f"{CORE}/tests/plugins/greenlang-broken-plugin"]
 TEST_REQUIREMENTS = ["pytest>=8", "hypothesis>=6.100"]
 PYTHON = "3.11"
@@ -40,6 +41,8 @@ def typecheck(session: nox.Session) -> None:
         f"{KMS_AWS}[test]",
         "-e",
         f"{KMS_AZURE}[test]",
+        "-e",
+        f"{KMS_GCP}[test]",
         "mypy>=1.11",
         "types-PyYAML",
         "types-cachetools",
@@ -49,6 +52,7 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "--config-file", f"{PG}/pyproject.toml", f"{PG}/src")
     session.run("mypy", "--config-file", f"{KMS_AWS}/pyproject.toml", f"{KMS_AWS}/src")
     session.run("mypy", "--config-file", f"{KMS_AZURE}/pyproject.toml", f"{KMS_AZURE}/src")
+    session.run("mypy", "--config-file", f"{KMS_GCP}/pyproject.toml", f"{KMS_GCP}/src")
 
 
 @nox.session(name="tests-core", python=PYTHON)
@@ -80,20 +84,32 @@ def tests_kms_azure(session: nox.Session) -> None:
     session.run("pytest", f"{KMS_AZURE}/tests", *session.posargs)
 
 
+@nox.session(name="tests-kms-gcp", python=PYTHON)
+def tests_kms_gcp(session: nox.Session) -> None:
+    """greenlang-kms-gcp through the real client, over gRPC and REST, against a local Cloud KMS in the test process."""
+    session.install("-e", CORE, "-e", f"{KMS_GCP}[test]", *TEST_REQUIREMENTS)
+    session.run("pytest", f"{KMS_GCP}/tests", *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the documentation site with warnings as errors."""
     tools = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
-    session.install("-e", CORE, "-e", PG, "-e", f"{KMS_AWS}[test]", "-e", f"{KMS_AZURE}[test]", *tools)
+    session.install(
+        "-e", CORE, "-e", PG, "-e", f"{KMS_AWS}[test]", "-e", f"{KMS_AZURE}[test]", "-e", f"{KMS_GCP}[test]", *tools
+    )
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
 
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks with ratios against baselines measured in the same run (not in the default run)."""
-    session.install("-e", CORE, "-e", f"{PG}[test]", "-e", f"{KMS_AWS}[test]", "-e", f"{KMS_AZURE}[test]")
+    session.install(
+        "-e", CORE, "-e", f"{PG}[test]", "-e", f"{KMS_AWS}[test]", "-e", f"{KMS_AZURE}[test]", "-e", f"{KMS_GCP}[test]"
+    )
     session.run("python", "bench/core.py", *session.posargs)
     session.run("python", "bench/canonical_json.py", *session.posargs)
     session.run("python", "bench/pg.py", *session.posargs)
     session.run("python", "bench/kms_batch.py", *session.posargs)
     session.run("python", "bench/kms_azure_batch.py", *session.posargs)
+    session.run("python", "bench/kms_gcp_batch.py", *session.posargs)

@@ -42,6 +42,7 @@ CLEARED = (
     "GL_KMS_PROVIDER",
     "GL_KMS_KEY_ID",
     "GL_KMS_REGION",
+    "GL_KMS_ENDPOINT",
 )
 
 

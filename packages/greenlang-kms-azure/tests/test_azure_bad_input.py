@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import create
 from greenlang_kms_azure import AzureKeyVaultProvider
 from greenlang_kms_azure.testing import LocalKeyVault
+from greenlang_kms_azure.testing.wire import Reply
 
-from greenlang.errors import AlgorithmMismatchError, InputError, KeyUnusableError
+from greenlang.errors import AlgorithmMismatchError, InputError, KeyUnusableError, KMSError, KMSUnavailableError
+from greenlang.security.keys import generate_private_key, save_private_key
+from greenlang.security.kms import BreakerState, CircuitBreaker, RetryPolicy
 from greenlang.security.kms.external import ExternalKMSSigner
-from greenlang.security.signing import SigningConfig
+from greenlang.security.signing import LocalSigner, SigningConfig
 
 PAYLOAD = b"report"
 
@@ -162,3 +169,116 @@ class _FixedToken:
         from azure.core.credentials import AccessToken
 
         return AccessToken(self._token, 4_102_444_800)
+
+
+def test_an_untrusted_certificate_is_refused_at_once_never_retried_or_covered_by_fallback(
+    vault: LocalKeyVault, key_name: str, tmp_path: Path
+) -> None:
+    key = generate_private_key("ecdsa-p256")
+    save_private_key(key, tmp_path / "standby.pem")
+    breaker = CircuitBreaker(failure_threshold=1)
+    signer = AzureKeyVaultProvider(
+        f"azurekms://{vault.host}/keys/{key_name}",
+        credential=vault.credential(),
+        verify_challenge_resource=False,
+        fallback=LocalSigner.from_file(tmp_path / "standby.pem"),
+        breaker=breaker,
+        retry=RetryPolicy(max_attempts=4),
+    )
+    started = time.monotonic()
+    with pytest.raises(KeyUnusableError, match="is not trusted, so nothing was sent; pass connection_verify="):
+        signer.sign(PAYLOAD)
+    assert time.monotonic() - started < 2.0  # no retries with backoff
+    assert breaker.state is BreakerState.CLOSED
+    assert vault.requests == []
+
+
+def test_a_connection_verify_file_without_certificates_is_refused(tmp_path: Path) -> None:
+    not_pem = tmp_path / "hostname"
+    not_pem.write_text("greenlang-build-07\n")
+    with pytest.raises(InputError, match="holds no PEM certificates"):
+        AzureKeyVaultProvider(
+            "azurekms://v.vault.azure.net/keys/k", credential=_Unused(), connection_verify=str(not_pem)
+        )
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("max_retries", "3"), ("max_retries", 2.5), ("retry", "x"), ("breaker", "x"), ("check_signatures", "no")],
+)
+def test_options_of_the_wrong_type_are_refused_by_name(option: str, value: object) -> None:
+    with pytest.raises(InputError, match=f"{option} must be"):
+        AzureKeyVaultProvider("azurekms://v.vault.azure.net/keys/k", credential=_Unused(), **{option: value})
+
+
+def test_an_unknown_option_is_refused_by_name() -> None:
+    with pytest.raises(InputError, match="AzureKeyVaultProvider has no option 'logging_enable'"):
+        AzureKeyVaultProvider("azurekms://v.vault.azure.net/keys/k", credential=_Unused(), logging_enable=True)
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("azurekms://v.vault.azure.net:99999/keys/k", "port in 1-65535"),
+        ("azurekms://v.vault.azure.net:0/keys/k", "port in 1-65535"),
+        ("azurekms://[::1/keys/k", "is not a valid URL"),
+        ("azurekms://" + "a." * 200 + "net/keys/k", "port in 1-65535"),
+    ],
+)
+def test_hosts_are_checked_before_any_request(uri: str, message: str) -> None:
+    with pytest.raises(InputError, match=re.escape(message)) as raised:
+        AzureKeyVaultProvider(uri, credential=_Unused())
+    assert len(str(raised.value)) < 300
+
+
+def test_a_long_name_is_not_echoed_in_full() -> None:
+    with pytest.raises(InputError) as raised:
+        AzureKeyVaultProvider("azurekms://v.vault.azure.net/keys/" + "x" * 100_000, credential=_Unused())
+    assert len(str(raised.value)) < 300
+
+
+def test_an_aws_alias_with_the_azure_provider_is_refused_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GL_KMS_PROVIDER", "azure")
+    monkeypatch.setenv("AZURE_KEY_VAULT_URL", "https://greenlang.vault.azure.net")
+    with pytest.raises(InputError, match="is not a Key Vault key but the provider is azure"):
+        ExternalKMSSigner(SigningConfig(kms_key_id="alias/reports"))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"kid": "placeholder"},  # no "value"
+        {"kid": "placeholder", "value": 5},
+        "not an object",
+    ],
+)
+def test_a_malformed_sign_answer_is_a_sentence_not_a_python_error(
+    answer: object,
+    vault: LocalKeyVault,
+    open_key: Callable[..., AzureKeyVaultProvider],
+    key_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    signer = open_key(key_name)
+    signer.resolved()
+    respond = vault._api.respond  # the test server's own router, not the SDK
+
+    def hostile(method: str, path: str, *args: Any) -> Reply:
+        return Reply(200, answer) if path.endswith("/sign") else respond(method, path, *args)
+
+    monkeypatch.setattr(vault._api, "respond", hostile)
+    with pytest.raises(KMSError, match="nothing was signed|discarded") as raised:
+        signer.sign(PAYLOAD)
+    assert type(raised.value) is KMSError
+
+
+def test_a_read_timeout_on_sign_is_retried(
+    vault: LocalKeyVault, open_key: Callable[..., AzureKeyVaultProvider], key_name: str
+) -> None:
+    signer = open_key(key_name, retry=RetryPolicy(max_attempts=3, read_timeout=0.3, deadline_seconds=10))
+    signer.resolved()
+    vault.latency = 0.6
+    with pytest.raises(KMSUnavailableError):
+        signer.sign(PAYLOAD)
+    time.sleep(0.8)  # the last attempt's answer lands in the log after its latency
+    assert vault.count("/sign", authorized=True) == 3

@@ -16,6 +16,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ProfileNotFound,
     ReadTimeoutError,
+    SSLError,
 )
 
 from greenlang.errors import GreenlangError, InputError, KeyUnusableError, KMSError, KMSUnavailableError
@@ -83,6 +84,11 @@ def translate(exc: Exception, key: str, region: str | None) -> GreenlangError:
         return InputError(
             f"AWS profile {exc.kwargs.get('profile', '')!r} is not in the AWS config files; "
             "fix AWS_PROFILE or add the profile."
+        )
+    if isinstance(exc, SSLError):
+        return KeyUnusableError(
+            f"the TLS connection to AWS KMS for key {key} {where} failed (an untrusted or wrong certificate); "
+            "fix the endpoint, or point AWS_CA_BUNDLE at the CA that issued its certificate."
         )
     if isinstance(exc, ReadTimeoutError | ConnectTimeoutError | EndpointConnectionError | ConnectionClosedError):
         return KMSUnavailableError(

@@ -2,30 +2,62 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
-from azure.core.pipeline import PipelineRequest
-from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.core.exceptions import ServiceRequestError
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import HTTPPolicy
 from azure.core.pipeline.transport import RequestsTransport
 from azure.keyvault.keys import KeyClient, KeyVaultKey
 from azure.keyvault.keys.crypto import CryptographyClient
 
+from greenlang.errors import KeyUnusableError
 from greenlang.security.kms.retry import RetryPolicy, current_deadline
 
-__all__ = ["VaultClients", "MAX_POOL_CONNECTIONS", "default_credential"]
+__all__ = ["VaultClients", "MAX_POOL_CONNECTIONS", "SIGN_RETRY_METHODS", "default_credential"]
+
+SIGN_RETRY_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "POST"})
+"""azure-core retries a read timeout only for idempotent methods; Sign is a POST that changes nothing, so it too."""
 
 MAX_POOL_CONNECTIONS = 32
 """Kept-alive connections: requests' default of 10 would make ``sign_many`` with more workers reconnect per call."""
 
 
-class _DeadlinePolicy(SansIOHTTPPolicy[Any, Any]):
-    """Runs before every attempt (it sits after the retry policy), so a retry sequence out of time stops there."""
+class _AttemptGuard(HTTPPolicy[Any, Any]):
+    """Runs around every attempt (it sits after the retry policy).
 
-    def on_request(self, request: PipelineRequest[Any]) -> None:
+    A retry sequence out of time stops before its next attempt, and a vault whose
+    certificate is not trusted is refused at once: retrying cannot fix it, and it
+    must never pass for an outage that a fallback key would then cover.
+    """
+
+    def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
         deadline = current_deadline().get()
         if deadline is not None:
             deadline.check("the Azure Key Vault call")
+        try:
+            return self.next.send(request)
+        except ServiceRequestError as exc:
+            if _untrusted_certificate(exc):
+                raise KeyUnusableError(
+                    f"the certificate of {urlsplit(request.http_request.url).netloc} is not trusted, so nothing "
+                    "was sent; pass connection_verify= with the CA bundle (PEM) that issued it."
+                ) from None
+            raise
+
+
+def _untrusted_certificate(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = getattr(seen, "inner_exception", None) or seen.__cause__ or seen.__context__
+    return False
 
 
 def default_credential() -> Any:
@@ -71,7 +103,7 @@ class VaultClients:
             "retry_read": retries,
             "retry_status": retries,
             "timeout": policy.deadline_seconds,
-            "per_retry_policies": [_DeadlinePolicy()],
+            "per_retry_policies": [_AttemptGuard()],
             "user_agent": "greenlang-kms-azure",
         }
         self.credential = credential

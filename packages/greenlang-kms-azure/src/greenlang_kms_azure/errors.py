@@ -39,7 +39,10 @@ def translate(exc: Exception, key: str) -> GreenlangError:
             f"Azure Key Vault did not answer for key {key} ({type(exc).__name__}) through every retry; "
             "check the network and the vault host, or raise the timeouts."
         )
-    return KMSError(f"Azure Key Vault failed for key {key}: {type(exc).__name__}.")
+    return KMSError(
+        f"Azure Key Vault's answer for key {key} could not be used ({type(exc).__name__}); nothing was signed. "
+        "Check that the vault host is a Key Vault or Managed HSM."
+    )
 
 
 def _codes(exc: HttpResponseError) -> tuple[str, str]:

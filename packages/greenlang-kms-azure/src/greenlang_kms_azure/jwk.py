@@ -11,7 +11,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from greenlang.errors import KeyUnusableError, KMSError
+from greenlang.errors import InputError, KeyUnusableError, KMSError
 from greenlang.security.algorithms import PublicKey, key_type
 
 __all__ = ["SIGNING_KEY_TYPES", "CURVES", "public_key_of", "spec_of"]
@@ -57,7 +57,10 @@ def public_key_of(jwk: Any, kid: str) -> PublicKey:
             loaded = numbers.public_key()
     except ValueError:
         raise KMSError(f"Key Vault returned a public key for {kid} that is not a valid {kty} key.") from None
-    key_type(loaded)  # refuses unsupported RSA sizes with the supported list
+    try:
+        key_type(loaded)
+    except InputError as exc:  # e.g. RSA-1024: the key is at fault, not the caller's input
+        raise KeyUnusableError(f"key {kid}: {exc}") from None
     return loaded
 
 

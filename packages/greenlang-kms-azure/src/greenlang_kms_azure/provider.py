@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -17,7 +18,7 @@ from greenlang.security.encoding import raw_to_der
 from greenlang.security.kms.provider import KMSProvider, RemoteKey
 from greenlang.security.kms.uris import AzureKeyUri
 from greenlang.timeutil import to_utc
-from greenlang_kms_azure.client import VaultClients, default_credential
+from greenlang_kms_azure.client import SIGN_RETRY_METHODS, VaultClients, default_credential
 from greenlang_kms_azure.errors import translate
 from greenlang_kms_azure.jwk import public_key_of, spec_of
 
@@ -87,6 +88,9 @@ class AzureKeyVaultProvider(KMSProvider):
             raise translate(exc, key) from exc
 
     def _fetch_key(self, ref: str) -> RemoteKey:
+        return _readable(ref, lambda: self._read_key(ref))
+
+    def _read_key(self, ref: str) -> RemoteKey:
         asked = AzureKeyUri.parse(ref)
         if _host(asked.vault_host) != _host(self.key.vault_host):
             raise InputError(
@@ -95,11 +99,13 @@ class AzureKeyVaultProvider(KMSProvider):
             )
         found = self._azure(ref, lambda: self.clients.keys.get_key(asked.name, asked.version))
         answered = _answered(found, asked)
-        if found.properties.enabled is False:
-            raise KeyUnusableError(f"key {answered.uri()} is disabled; enable it in the vault or use another version.")
+        if found.properties.enabled is not True:
+            state = "disabled" if found.properties.enabled is False else "not reported as enabled"
+            raise KeyUnusableError(f"key {answered.uri()} is {state}; enable it in the vault or use another version.")
         public_key = public_key_of(found.key, answered.uri())
         self.check_algorithm_fits(key_type(public_key))
-        operations = [str(getattr(op, "value", op)) for op in (found.key_operations or [])]
+        listed = found.key_operations or []
+        operations = [str(getattr(op, "value", op)) for op in ([listed] if isinstance(listed, str) else listed)]
         if "sign" not in operations:
             raise KeyUnusableError(
                 f"key {answered.uri()} does not allow the sign operation (key_ops: {', '.join(operations) or 'none'}); "
@@ -132,8 +138,9 @@ class AzureKeyVaultProvider(KMSProvider):
             raise KeyUnusableError(f"key {key.key_ref} is Ed25519, which Key Vault does not sign with.")
         vault_key = self._versions[key.key_ref]
         name = SignatureAlgorithm(algorithm.provider_id(self.provider))
-        result = self._azure(key.key_ref, lambda: self.clients.crypto(vault_key).sign(name, message))
-        signature = bytes(result.signature)
+        crypto = self.clients.crypto(vault_key)
+        result = self._azure(key.key_ref, lambda: crypto.sign(name, message, retry_on_methods=SIGN_RETRY_METHODS))
+        signature = _readable(key.key_ref, lambda: bytes(result.signature))
         if not isinstance(key.public_key, ec.EllipticCurvePublicKey):
             return signature  # RSA signatures are stored as the service returns them
         try:
@@ -142,6 +149,19 @@ class AzureKeyVaultProvider(KMSProvider):
             raise KMSError(
                 f"Key Vault returned a malformed ECDSA signature for {key.key_ref} ({exc}); discarded."
             ) from None
+
+
+def _readable(key: str, read: Callable[[], T]) -> T:
+    """Read a vault answer; one that is malformed is refused in a sentence, never as a raw Python error."""
+    try:
+        return read()
+    except GreenlangError:
+        raise
+    except Exception as exc:
+        raise KMSError(
+            f"Key Vault's answer for {key} is malformed ({type(exc).__name__}); nothing was signed. "
+            "Check that the vault host is a Key Vault or Managed HSM."
+        ) from exc
 
 
 def _host(host: str) -> str:
@@ -176,3 +196,13 @@ def _check_verify(connection_verify: object) -> None:
         )
     if not os.path.exists(connection_verify):
         raise InputError(f"connection_verify {shown(connection_verify)} does not exist; give the path of a CA bundle.")
+    try:
+        if os.path.isdir(connection_verify):
+            ssl.create_default_context(capath=connection_verify)
+        else:
+            ssl.create_default_context(cafile=connection_verify)
+    except (ssl.SSLError, OSError, ValueError):
+        raise InputError(
+            f"connection_verify {shown(connection_verify)} holds no PEM certificates; give the CA bundle (PEM) "
+            "that issued the vault's certificate."
+        ) from None

@@ -26,13 +26,18 @@ __all__ = ["KMSEnvironment", "AzureEnvironment", "KMSConfig", "create_kms_provid
 
 
 class KMSEnvironment(BaseSettings):
-    """``GL_KMS_PROVIDER``, ``GL_KMS_KEY_ID`` and ``GL_KMS_REGION``, as the seed reads them."""
+    """``GL_KMS_PROVIDER``, ``GL_KMS_KEY_ID`` and ``GL_KMS_REGION``, as the seed reads them, and ``GL_KMS_ENDPOINT``.
+
+    ``GL_KMS_ENDPOINT`` points AWS and Google Cloud keys at another endpoint (a VPC
+    endpoint, or a local test server: ``http://127.0.0.1:<port>`` for Cloud KMS).
+    """
 
     model_config = SettingsConfigDict(env_prefix="GL_KMS_", extra="ignore")
 
     provider: str = ""
     key_id: str = ""
     region: str = ""
+    endpoint: str = ""
 
 
 class AzureEnvironment(BaseSettings):
@@ -62,16 +67,26 @@ class KMSConfig(BaseModel):
         return kms_key_uri(provider, self.key_id, region=self.region or None, vault_url=self.vault_url or None)
 
 
+_ENDPOINT_OPTIONS = {"awskms": "endpoint_url", "gcpkms": "api_endpoint"}
+
+
 def create_kms_provider(config: KMSConfig, **options: Any) -> KMSProvider:
     """Open the KMS key ``config`` names through its plugin; ``options`` go to the provider."""
     from greenlang.security.keyref import open_signer
 
+    uri = config.key_uri()
     if config.endpoint_url:
-        options.setdefault("endpoint_url", config.endpoint_url)
+        option = _ENDPOINT_OPTIONS.get(uri.partition("://")[0])
+        if option is None:
+            raise InputError(
+                "an endpoint applies to AWS and Google Cloud keys; an Azure key's vault host is part of its key id, "
+                "so unset GL_KMS_ENDPOINT (KMSConfig.endpoint_url)."
+            )
+        options.setdefault(option, config.endpoint_url)
     options.setdefault("cache_ttl_seconds", config.cache_ttl_seconds)
     if "retry" not in options:
         options.setdefault("max_retries", config.max_retries)
-    signer = open_signer(config.key_uri(), **options)
+    signer = open_signer(uri, **options)
     if not isinstance(signer, KMSProvider):
         raise InputError(f"key {config.key_id} is not a KMS key; open local keys with LocalSigner.from_file.")
     return signer
@@ -97,6 +112,7 @@ class ExternalKMSSigner(Signer):
             key_id=key_id,
             provider=env.provider,
             region=env.region or None,
+            endpoint_url=env.endpoint.strip() or None,
             vault_url=AzureEnvironment().key_vault_url.strip() or None,
             cache_ttl_seconds=settings.cache_ttl_seconds,
             max_retries=settings.max_retries,

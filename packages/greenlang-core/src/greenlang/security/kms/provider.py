@@ -29,6 +29,7 @@ from greenlang.errors import (
     KeyUnusableError,
     KMSError,
     KMSUnavailableError,
+    shown,
 )
 from greenlang.security.algorithms import (
     ALGORITHMS,
@@ -143,7 +144,14 @@ class KMSProvider(Signer):
         check_signatures: bool = True,
         clock: Clock = utcnow,
         timer: Callable[[], float] = time.monotonic,
+        **unknown: Any,
     ) -> None:
+        if unknown:
+            raise InputError(
+                f"{type(self).__name__} has no option {shown(sorted(unknown)[0])}; "
+                "see its docstring and KMSProvider's for the options it takes."
+            )
+        _check_types(retry, max_retries, breaker, check_signatures, clock, timer)
         super().__init__(key_ref=uri, algorithm=algorithm, clock=clock)
         if retry is not None and max_retries is not None:
             raise InputError("pass retry or max_retries, not both; max_retries is RetryPolicy.max_attempts - 1.")
@@ -472,6 +480,23 @@ class KMSProvider(Signer):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(uri={self.uri!r})"
+
+
+def _check_types(
+    retry: object, max_retries: object, breaker: object, check_signatures: object, clock: object, timer: object
+) -> None:
+    """Options of the wrong type are refused by name here, not met later as a TypeError deep inside a call."""
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise InputError(f"retry must be a RetryPolicy, not {type(retry).__name__}.")
+    if max_retries is not None and (isinstance(max_retries, bool) or not isinstance(max_retries, int)):
+        raise InputError(f"max_retries must be a whole number of retries (0 or more), not {shown(max_retries)}.")
+    if breaker is not None and not isinstance(breaker, CircuitBreaker):
+        raise InputError(f"breaker must be a CircuitBreaker, not {type(breaker).__name__}.")
+    if not isinstance(check_signatures, bool):
+        raise InputError(f"check_signatures must be True or False, not {shown(check_signatures)}.")
+    for name, value in (("clock", clock), ("timer", timer)):
+        if not callable(value):
+            raise InputError(f"{name} must be a function returning the time, not {type(value).__name__}.")
 
 
 def _batch_items(payloads: Iterable[bytes], max_workers: int) -> list[bytes]:

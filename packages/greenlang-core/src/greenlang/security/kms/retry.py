@@ -42,6 +42,12 @@ class RetryPolicy:
     read_timeout: float = 10.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise InputError(f"max_attempts must be a whole number (the first try counts), not {self.max_attempts!r}.")
+        for name in ("deadline_seconds", "connect_timeout", "read_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InputError(f"{name} must be a number of seconds, not {type(value).__name__}.")
         if self.max_attempts < 1:
             raise InputError("max_attempts must be at least 1 (the first try counts); set it to 1 to disable retries.")
         for name in ("deadline_seconds", "connect_timeout", "read_timeout"):

@@ -150,12 +150,25 @@ class AzureKeyUri:
     version: str | None = None
 
     def __post_init__(self) -> None:
+        host, _, port = self.vault_host.partition(":")
+        bad_port = bool(port) and not (port.isdigit() and 0 < int(port) < 65536)
+        if len(host) > 253 or bad_port:
+            raise InputError(
+                f"vault host {shown(self.vault_host)} is not a host name with a port in 1-65535; "
+                "use e.g. myvault.vault.azure.net."
+            )
         if not _VAULT_HOST.fullmatch(self.vault_host):
-            raise InputError(f"vault host {self.vault_host!r} is not a host name; use e.g. myvault.vault.azure.net.")
+            raise InputError(
+                f"vault host {shown(self.vault_host)} is not a host name; use e.g. myvault.vault.azure.net."
+            )
         if not _AZURE_NAME.fullmatch(self.name):
-            raise InputError(f"Key Vault key name {self.name!r} is invalid; names are 1-127 letters, digits and '-'.")
+            raise InputError(
+                f"Key Vault key name {shown(self.name)} is invalid; names are 1-127 letters, digits and '-'."
+            )
         if self.version is not None and not _AZURE_VERSION.fullmatch(self.version):
-            raise InputError(f"Key Vault key version {self.version!r} is invalid; versions are letters and digits.")
+            raise InputError(
+                f"Key Vault key version {shown(self.version)} is invalid; versions are letters and digits."
+            )
 
     @classmethod
     def parse(cls, uri: str) -> AzureKeyUri:
@@ -167,7 +180,7 @@ class AzureKeyUri:
     def from_key_id_url(cls, url: str) -> AzureKeyUri:
         """A Key Vault key identifier (``kid``): ``https://<vault host>/keys/<name>[/<version>]``."""
         text = url.strip() if isinstance(url, str) else ""
-        parts = urlsplit(text)
+        parts = _urlsplit(text, url)
         _refuse_plain_http(parts.scheme, url)
         if parts.scheme.lower() != "https" or parts.query or parts.fragment:
             raise InputError(f"Key Vault key id {shown(url)} must be https://<vault host>/keys/<name>[/<version>].")
@@ -187,7 +200,7 @@ class AzureKeyUri:
     def in_vault(cls, vault_url: str, key: str) -> AzureKeyUri:
         """Key ``<name>[/<version>]`` in the vault at ``vault_url`` (the seed's ``AZURE_KEY_VAULT_URL``)."""
         text = vault_url.strip() if isinstance(vault_url, str) else ""
-        parts = urlsplit(text)
+        parts = _urlsplit(text, vault_url)
         _refuse_plain_http(parts.scheme, vault_url)
         if parts.scheme.lower() != "https" or parts.path.strip("/") or parts.query or parts.fragment:
             raise InputError(
@@ -234,7 +247,7 @@ class GcpKeyUri:
             if not pattern.fullmatch(value):
                 raise InputError(f"Cloud KMS {field_name} {shown(value)} is invalid; {rule}.")
         if self.version is not None and not _GCP_VERSION.fullmatch(self.version):
-            raise InputError(f"Cloud KMS key version {self.version!r} is invalid; versions are positive integers.")
+            raise InputError(f"Cloud KMS key version {shown(self.version)} is invalid; versions are positive integers.")
 
     @classmethod
     def parse(cls, uri: str) -> GcpKeyUri:
@@ -327,7 +340,7 @@ def _azure_key(text: str, given: str, vault_url: str | None) -> AzureKeyUri:
         ref = AzureKeyUri.parse(text)
     elif "://" in text:
         ref = AzureKeyUri.from_key_id_url(text)
-    elif text.startswith(("arn:", "projects/")):
+    elif text.startswith(("arn:", "projects/", "alias/")):
         raise InputError(
             f"key {shown(text)} is not a Key Vault key but the provider is azure; set the key id "
             "(GL_KMS_KEY_ID or SigningConfig.kms_key_id) to a key name with AZURE_KEY_VAULT_URL, or a key URL."
@@ -341,7 +354,7 @@ def _azure_key(text: str, given: str, vault_url: str | None) -> AzureKeyUri:
         return AzureKeyUri.in_vault(vault_url, text)
     if vault_url:
         vault = AzureKeyUri.in_vault(vault_url, ref.name)
-        if vault.vault_host.lower() != ref.vault_host.lower():
+        if vault.vault_host.lower().removesuffix(":443") != ref.vault_host.lower().removesuffix(":443"):
             raise InputError(
                 f"key {shown(text)} is in vault {ref.vault_host} but AZURE_KEY_VAULT_URL names "
                 f"{vault.vault_host}; make them agree or unset AZURE_KEY_VAULT_URL."
@@ -372,9 +385,16 @@ def _merged_region(ref: AwsKeyUri, region: str) -> str:
     return region
 
 
+def _urlsplit(text: str, given: object) -> SplitResult:
+    try:
+        return urlsplit(text)
+    except ValueError:
+        raise InputError(f"{shown(given)} is not a valid URL (check brackets and the port).") from None
+
+
 def _split(uri: str, scheme: str) -> SplitResult:
     text = uri.strip() if isinstance(uri, str) else ""
-    parts = urlsplit(text)
+    parts = _urlsplit(text, uri)
     if parts.scheme.lower() != scheme:
         raise InputError(f"key URI {shown(uri)} should start with {scheme}://.")
     if parts.fragment:

@@ -1,0 +1,83 @@
+"""Cloud KMS failures as greenlang errors: retrying can help (unavailable) or it cannot (the key is unusable).
+
+google-api-core's ``Retry`` has already retried the transient codes by the time an
+error reaches here, so an unavailability error means the attempts or the deadline
+ran out. The service's own message is kept (cut short): it names the state or
+permission at fault.
+"""
+
+from __future__ import annotations
+
+import requests
+from google.api_core import exceptions as api
+from google.auth import exceptions as auth
+
+from greenlang.errors import GreenlangError, InputError, KeyUnusableError, KMSError, KMSUnavailableError, shown
+
+__all__ = ["RETRYABLE", "translate"]
+
+RETRYABLE: tuple[type[Exception], ...] = (
+    api.DeadlineExceeded,
+    api.ServiceUnavailable,
+    api.ResourceExhausted,
+    api.TooManyRequests,  # REST's 429
+    api.GatewayTimeout,  # REST's 504
+    requests.exceptions.ConnectionError,  # REST, before any answer
+    requests.exceptions.Timeout,
+)
+"""Retried with backoff; everything else (InvalidArgument, PermissionDenied, NotFound, FailedPrecondition) is not."""
+
+
+def translate(exc: Exception, key: str) -> GreenlangError:
+    """One sentence naming the key, what went wrong and what to do; never a credential."""
+    if isinstance(exc, auth.DefaultCredentialsError):
+        return KeyUnusableError(
+            "no Google credentials were found; set GOOGLE_APPLICATION_CREDENTIALS to a service account file, "
+            "run 'gcloud auth application-default login', or run where a service account is attached."
+        )
+    if isinstance(exc, auth.GoogleAuthError):
+        return KeyUnusableError(f"the Google credentials could not be used for key {key} ({type(exc).__name__}).")
+    if isinstance(exc, api.RetryError):
+        return KMSUnavailableError(
+            f"Cloud KMS stayed unavailable for key {key} until the retry deadline; retry later or raise the deadline."
+        )
+    if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+        return KMSUnavailableError(
+            f"Cloud KMS did not answer for key {key} ({type(exc).__name__}) through every retry; "
+            "check the network and endpoint, or raise the timeouts."
+        )
+    if not isinstance(exc, api.GoogleAPICallError):
+        return KMSError(f"Cloud KMS failed for key {key}: {type(exc).__name__}.")
+    said = shown(exc.message or "", 160)
+    code = _status(exc)
+    if isinstance(exc, (*RETRYABLE, api.ServerError)):
+        return KMSUnavailableError(
+            f"Cloud KMS stayed unavailable for key {key} ({code}) through every retry; "
+            "retry later or raise max_retries."
+        )
+    if isinstance(exc, api.NotFound):
+        return KeyUnusableError(f"key {key} was not found ({code}); check the project, location, key ring and key.")
+    if isinstance(exc, api.PermissionDenied | api.Unauthenticated | api.Forbidden | api.Unauthorized):
+        return KeyUnusableError(
+            f"Google denied access to key {key} ({code}: {said}); grant roles/cloudkms.signer and "
+            "roles/cloudkms.publicKeyViewer (or cloudkms.cryptoKeyVersions.useToSign and viewPublicKey)."
+        )
+    if isinstance(exc, api.FailedPrecondition) or code == "FAILED_PRECONDITION":
+        return KeyUnusableError(
+            f"key {key} cannot sign in its current state ({code}: {said}); enable it or use another version."
+        )
+    if isinstance(exc, api.InvalidArgument | api.BadRequest):
+        return InputError(f"Cloud KMS refused the request for key {key} ({code}: {said}).")
+    return KMSError(f"Cloud KMS failed for key {key} ({code}: {said}).")
+
+
+def _status(exc: api.GoogleAPICallError) -> str:
+    """The gRPC status name; over REST, read from the error body, since REST maps by HTTP status alone."""
+    if exc.grpc_status_code is not None:
+        return str(exc.grpc_status_code.name)
+    response = getattr(exc, "response", None)
+    try:
+        status = response.json()["error"]["status"]  # type: ignore[union-attr]
+    except Exception:  # no body, or not Google's error shape
+        return str(exc.code)
+    return str(status) if isinstance(status, str) else str(exc.code)
