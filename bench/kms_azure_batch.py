@@ -17,9 +17,7 @@ the vault's key store; any failure makes the run exit 1.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -36,16 +34,8 @@ from greenlang.security.kms import RetryPolicy
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer payloads and rounds")
-    parser.add_argument("--json", action="store_true", help="print the measurements as JSON")
-    parser.add_argument("--payloads", type=int, default=None, help="payloads per round (default 200, quick 48)")
-    parser.add_argument("--latency", type=float, default=0.05, help="seconds added to each call (default 0.05)")
-    args = parser.parse_args()
-    count = args.payloads or (48 if args.quick else 200)
-    rounds = 2 if args.quick else 3
-
-    payloads = [f"facility {n:05d}: scope 1 = {n * 3.7:.1f} tCO2e\n".encode() * 8 for n in range(count)]
+    run = kmsbench.parse(__doc__.splitlines()[0])
+    payloads, rounds = run.payloads, run.rounds
     with LocalKeyVault() as vault:
         vault.create_key("bench", "EC", curve="P-256")
         public_key = vault.private_key("bench").public_key()
@@ -58,12 +48,12 @@ def main() -> int:
         )
         provider.resolved()  # the key lookup is once per hour, not part of signing throughput
         bare = provider.clients.crypto(provider.clients.keys.get_key("bench"))  # the provider's own SDK clients
-        vault.latency = args.latency
+        vault.latency = run.latency
 
         rows: kmsbench.Rows = []
 
-        def measure(label: str, run: Callable[[], list[bytes]]) -> None:
-            rows.append((label, *kmsbench.timed(rounds, run)))
+        def measure(label: str, job: Callable[[], list[bytes]]) -> None:
+            rows.append((label, *kmsbench.timed(rounds, job)))
 
         measure("one at a time (baseline)", lambda: [provider.sign(p).signature for p in payloads])
         for workers in kmsbench.WORKERS:
@@ -71,14 +61,8 @@ def main() -> int:
         for workers in kmsbench.WORKERS[1:]:
             measure(f"bare SDK, {workers} threads", partial(_bare, bare, public_key, payloads, workers))
 
-    failed = kmsbench.failures(public_key, payloads, rows)
-    if args.json:
-        figures = [{"row": label, "seconds": took, "signatures_per_second": count / took} for label, took, _ in rows]
-        print(json.dumps({"payloads": count, "latency_seconds": args.latency, "rows": figures, "failures": failed}))
-    else:
-        pool = f"HTTPS connection pool per provider: {MAX_POOL_CONNECTIONS} (requests' default is 10)"
-        kmsbench.report("local Key Vault (HTTPS)", rows, count, args.latency, failed, pool)
-    return 1 if failed else 0
+    pool = f"HTTPS connection pool per provider: {MAX_POOL_CONNECTIONS} (requests' default is 10)"
+    return kmsbench.finish(run, rows, public_key, "local Key Vault (HTTPS)", pool)
 
 
 def _bare(client: Any, public_key: Any, payloads: list[bytes], workers: int) -> list[bytes]:

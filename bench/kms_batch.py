@@ -18,9 +18,7 @@ from the server side; any failure makes the run exit 1.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,18 +36,10 @@ WORKERS = kmsbench.WORKERS
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer payloads and rounds")
-    parser.add_argument("--json", action="store_true", help="print the measurements as JSON")
-    parser.add_argument("--payloads", type=int, default=None, help="payloads per round (default 200, quick 48)")
-    parser.add_argument("--latency", type=float, default=0.05, help="seconds added to each call (default 0.05)")
-    args = parser.parse_args()
-    count = args.payloads or (48 if args.quick else 200)
-    rounds = 2 if args.quick else 3
+    run = kmsbench.parse(__doc__.splitlines()[0])
+    payloads, rounds = run.payloads, run.rounds
     for name, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}.items():
         os.environ.setdefault(name, value)
-
-    payloads = [f"facility {n:05d}: scope 1 = {n * 3.7:.1f} tCO2e\n".encode() * 8 for n in range(count)]
     with AwsKmsTestServer() as server, FaultProxy(server.endpoint_url) as proxy:
         arn = server.create_key("ECC_NIST_P256")
         public_key = server.private_key(arn).public_key()
@@ -58,12 +48,12 @@ def main() -> int:
         )
         provider.resolved()  # the key lookup is once per hour, not part of signing throughput
         raw = _raw_client(server, proxy)
-        proxy.latency = args.latency
+        proxy.latency = run.latency
 
         rows: kmsbench.Rows = []
 
-        def measure(label: str, run: Callable[[], list[bytes]]) -> None:
-            rows.append((label, *kmsbench.timed(rounds, run)))
+        def measure(label: str, job: Callable[[], list[bytes]]) -> None:
+            rows.append((label, *kmsbench.timed(rounds, job)))
 
         measure("one at a time (baseline)", lambda: [provider.sign(p).signature for p in payloads])
         for workers in WORKERS:
@@ -71,14 +61,8 @@ def main() -> int:
         for workers in WORKERS[1:]:
             measure(f"bare boto3, {workers} threads", partial(_bare, raw, arn, payloads, workers))
 
-    failures = kmsbench.failures(public_key, payloads, rows)
-    if args.json:
-        figures = [{"row": label, "seconds": took, "signatures_per_second": count / took} for label, took, _ in rows]
-        print(json.dumps({"payloads": count, "latency_seconds": args.latency, "rows": figures, "failures": failures}))
-    else:
-        pool = f"connection pool per boto3 client: {MAX_POOL_CONNECTIONS} (botocore's default is 10)"
-        kmsbench.report("AWS KMS test server", rows, count, args.latency, failures, pool)
-    return 1 if failures else 0
+    pool = f"connection pool per boto3 client: {MAX_POOL_CONNECTIONS} (botocore's default is 10)"
+    return kmsbench.finish(run, rows, public_key, "AWS KMS test server", pool)
 
 
 def _raw_client(server: AwsKmsTestServer, proxy: FaultProxy) -> Any:

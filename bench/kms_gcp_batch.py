@@ -19,10 +19,8 @@ the local KMS's key store; any failure makes the run exit 1.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
-import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -37,16 +35,8 @@ from greenlang.security.kms import RetryPolicy
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer payloads and rounds")
-    parser.add_argument("--json", action="store_true", help="print the measurements as JSON")
-    parser.add_argument("--payloads", type=int, default=None, help="payloads per round (default 200, quick 48)")
-    parser.add_argument("--latency", type=float, default=0.05, help="seconds added to each call (default 0.05)")
-    args = parser.parse_args()
-    count = args.payloads or (48 if args.quick else 200)
-    rounds = 2 if args.quick else 3
-
-    payloads = [f"facility {n:05d}: scope 1 = {n * 3.7:.1f} tCO2e\n".encode() * 8 for n in range(count)]
+    run = kmsbench.parse(__doc__.splitlines()[0])
+    payloads, rounds = run.payloads, run.rounds
     with LocalCloudKms() as cloud:
         key = cloud.create_key("bench", "EC_SIGN_P256_SHA256")
         version = f"{key}/cryptoKeyVersions/1"
@@ -56,12 +46,12 @@ def main() -> int:
             f"gcpkms://{key}", client=client, async_client=cloud.async_client, retry=RetryPolicy(read_timeout=30)
         )
         provider.resolved()  # the key lookup is once per hour, not part of signing throughput
-        cloud.faults.latency = args.latency
+        cloud.faults.latency = run.latency
 
         rows: kmsbench.Rows = []
 
-        def measure(label: str, run: Callable[[], list[bytes]]) -> None:
-            rows.append((label, *kmsbench.timed(rounds, run)))
+        def measure(label: str, job: Callable[[], list[bytes]]) -> None:
+            rows.append((label, *kmsbench.timed(rounds, job)))
 
         measure("one at a time (baseline)", lambda: [provider.sign(p).signature for p in payloads])
         for workers in kmsbench.WORKERS:
@@ -71,13 +61,7 @@ def main() -> int:
             measure(f"bare client, {workers} threads", partial(_bare, client, version, payloads, workers))
         client.transport.close()
 
-    failed = kmsbench.failures(public_key, payloads, rows)
-    if args.json:
-        figures = [{"row": label, "seconds": took, "signatures_per_second": count / took} for label, took, _ in rows]
-        print(json.dumps({"payloads": count, "latency_seconds": args.latency, "rows": figures, "failures": failed}))
-    else:
-        kmsbench.report("local Cloud KMS (gRPC)", rows, count, args.latency, failed, "one gRPC channel per client")
-    return 1 if failed else 0
+    return kmsbench.finish(run, rows, public_key, "local Cloud KMS (gRPC)", "one gRPC channel per client")
 
 
 def _async_batch(provider: GcpKmsProvider, payloads: list[bytes], in_flight: int) -> list[bytes]:

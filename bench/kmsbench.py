@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -16,6 +19,40 @@ from greenlang.security.kms import KMSProvider
 
 WORKERS = (1, 4, 8, 16)
 Rows = list[tuple[str, float, list[bytes]]]
+
+
+@dataclass(frozen=True)
+class Run:
+    """The command line of a KMS batch benchmark, and the payloads it signs."""
+
+    json: bool
+    latency: float
+    rounds: int
+    payloads: list[bytes]
+
+
+def parse(description: str) -> Run:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="fewer payloads and rounds")
+    parser.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    parser.add_argument("--payloads", type=int, default=None, help="payloads per round (default 200, quick 48)")
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds added to each call (default 0.05)")
+    args = parser.parse_args()
+    count = args.payloads or (48 if args.quick else 200)
+    payloads = [f"facility {n:05d}: scope 1 = {n * 3.7:.1f} tCO2e\n".encode() * 8 for n in range(count)]
+    return Run(args.json, args.latency, 2 if args.quick else 3, payloads)
+
+
+def finish(run: Run, rows: Rows, public_key: Any, title: str, pool: str) -> int:
+    """Check every signature, print the table (or JSON), and return the exit status: 1 if any failed."""
+    count = len(run.payloads)
+    failed = failures(public_key, run.payloads, rows)
+    if run.json:
+        figures = [{"row": label, "seconds": took, "signatures_per_second": count / took} for label, took, _ in rows]
+        print(json.dumps({"payloads": count, "latency_seconds": run.latency, "rows": figures, "failures": failed}))
+    else:
+        report(title, rows, count, run.latency, failed, pool)
+    return 1 if failed else 0
 
 
 def batch(provider: KMSProvider, payloads: list[bytes], workers: int) -> list[bytes]:

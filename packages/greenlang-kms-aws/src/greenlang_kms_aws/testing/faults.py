@@ -9,19 +9,16 @@ after its delay, as a request AWS received does even when the caller has given u
 from __future__ import annotations
 
 import bisect
-import contextlib
 import http.client
 import json
-import socket
-import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Self
 from urllib.parse import urlsplit
+
+from greenlang.testing.loopback import LoopbackHTTPServer, ServerThread, StartStop, TrackedHandler
 
 __all__ = ["FaultProxy", "ProxiedCall"]
 
@@ -31,7 +28,6 @@ _HOP_BY_HOP = frozenset(
 # Framing is redone by each side of the proxy; Expect was already answered to the client.
 _REFRAMED = frozenset({"transfer-encoding", "content-length", "expect"})
 _UPSTREAM_TIMEOUT = 60.0
-_CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 
 @dataclass(frozen=True)
@@ -76,7 +72,7 @@ def _check_times(times: int) -> None:
         raise ValueError(f"times must be at least 1, not {times}; pass how many matching requests the fault hits.")
 
 
-class FaultProxy:
+class FaultProxy(StartStop):
     """A fault-injecting proxy on 127.0.0.1 (free port) in front of ``upstream``; use as a context manager.
 
     ``latency`` (seconds) delays every request, failed ones included. ``log`` lists the calls in arrival order;
@@ -95,51 +91,23 @@ class FaultProxy:
         self._faults: list[_Queued] = []
         self._arrivals: dict[str, int] = {}
         self._generation = 0
-        self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._runner: ServerThread[_Server] = ServerThread(lambda: _Server(self), "FaultProxy")
 
     def start(self) -> Self:
-        if self._server is not None:
-            return self
-        self._stopping = threading.Event()
-        self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="FaultProxy", daemon=True
-        )
-        self._thread.start()
+        if not self._runner.running:
+            self._stopping = threading.Event()
+            self._runner.start()
         return self
 
     def stop(self) -> None:
-        if self._server is None:
-            return
-        server, thread, self._server, self._thread = self._server, self._thread, None, None
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for connection in connections:  # wake handlers waiting on idle keep-alive connections
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        if thread is not None:
-            thread.join()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        if self._runner.running:
+            self._stopping.set()  # wakes handlers holding a request for latency or a stall
+            self._runner.stop()
 
     @property
     def endpoint_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FaultProxy is not running; call start() or use it in a with block.")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://127.0.0.1:{self._runner.port}"
 
     def fail(
         self,
@@ -219,42 +187,14 @@ class FaultProxy:
             connection.close()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Server(LoopbackHTTPServer):
     def __init__(self, proxy: FaultProxy) -> None:
         self.proxy = proxy
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet when a client hangs up, which stall tests are made of; report anything else."""
-        if not isinstance(sys.exc_info()[1], _CLIENT_GONE):
-            super().handle_error(request, client_address)
+        super().__init__(_Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in two writes; Nagle + delayed ACK would add ~40 ms
+class _Handler(TrackedHandler):
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.proxy._lock:
-            self.server.proxy._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.proxy._lock:
-            self.server.proxy._connections.discard(self.connection)
-        super().finish()
-
-    def handle(self) -> None:
-        try:
-            super().handle()
-        except _CLIENT_GONE:
-            self.close_connection = True
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Stay quiet; the proxy's log is ``FaultProxy.log``."""
 
     def do_request(self) -> None:
         proxy = self.server.proxy

@@ -36,7 +36,6 @@ import re
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
-from types import TracebackType
 from typing import Any, Self
 
 from cryptography.hazmat.primitives import hashes
@@ -48,6 +47,8 @@ from moto.kms.models import KmsBackend, kms_backends
 from moto.kms.responses import KmsResponse
 from moto.kms.utils import ECDSAPrivateKey, RSAPrivateKey
 from moto.server import ThreadedMotoServer
+
+from greenlang.testing.loopback import StartStop
 
 __all__ = ["AwsKmsTestServer"]
 
@@ -226,7 +227,7 @@ def _uninstall() -> None:
                 setattr(owner, name, original)
 
 
-class AwsKmsTestServer:
+class AwsKmsTestServer(StartStop):
     """moto's KMS API on 127.0.0.1 (free port), behaving as AWS documents; use as a context manager."""
 
     def __init__(self, region: str = "us-east-1") -> None:
@@ -309,11 +310,3 @@ class AwsKmsTestServer:
                 wsgi_server.server_close()
         finally:
             _uninstall()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

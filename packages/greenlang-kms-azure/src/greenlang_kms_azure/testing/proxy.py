@@ -14,8 +14,9 @@ import selectors
 import socket
 import socketserver
 import threading
-from types import TracebackType
 from typing import Any, Self
+
+from greenlang.testing.loopback import ConnectionTracking, ServerThread, StartStop
 
 __all__ = ["TunnelProxy"]
 
@@ -23,7 +24,7 @@ _MAX_HEADER = 64 * 1024
 _CHUNK = 64 * 1024
 
 
-class TunnelProxy:
+class TunnelProxy(StartStop):
     """CONNECT proxy on ``127.0.0.1:<free port>``; tunnels port-443 targets (and the upstream itself) upstream.
 
     Other targets get ``403``; anything but CONNECT gets ``405``. Use as a context manager.
@@ -33,52 +34,24 @@ class TunnelProxy:
         self.upstream = (upstream_host, upstream_port)
         self.hosts: list[str] = []
         self._lock = threading.Lock()
-        self._sockets: set[socket.socket] = set()
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._runner: ServerThread[_Server] = ServerThread(lambda: _Server(self), "TunnelProxy")
 
     def start(self) -> Self:
-        if self._server is not None:
-            return self
-        self._stopping = threading.Event()
-        self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="TunnelProxy", daemon=True
-        )
-        self._thread.start()
+        if not self._runner.running:
+            self._stopping = threading.Event()
+            self._runner.start()
         return self
 
     def stop(self) -> None:
-        if self._server is None:
-            return
-        server, thread, self._server, self._thread = self._server, self._thread, None, None
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        with self._lock:
-            open_sockets = list(self._sockets)
-        for sock in open_sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        if thread is not None:
-            thread.join()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        if self._runner.running:
+            self._stopping.set()  # ends the relays
+            self._runner.stop()
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:<port>``, the value for ``HTTPS_PROXY``."""
-        if self._server is None:
-            raise RuntimeError("TunnelProxy is not running; call start() or use it in a with block.")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://127.0.0.1:{self._runner.port}"
 
     def environment(self, ca_path: str) -> dict[str, str]:
         """Environment variables that route requests-based clients through this proxy and trust ``ca_path``."""
@@ -90,14 +63,8 @@ class TunnelProxy:
             return True
         return (host.strip("[]"), port) == (self.upstream[0], str(self.upstream[1]))
 
-    def _track(self, sock: socket.socket, add: bool) -> None:
-        with self._lock:
-            (self._sockets.add if add else self._sockets.discard)(sock)
 
-
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    block_on_close = False
+class _Server(ConnectionTracking, socketserver.TCPServer):
     allow_reuse_address = True
 
     def __init__(self, proxy: TunnelProxy) -> None:
@@ -115,7 +82,7 @@ class _Tunnel(socketserver.BaseRequestHandler):
         proxy = self.server.proxy
         client: socket.socket = self.request
         client.settimeout(10)
-        proxy._track(client, True)
+        self.server.opened(client)
         try:
             head, rest = self._read_head(client)
             if head is None:
@@ -134,19 +101,19 @@ class _Tunnel(socketserver.BaseRequestHandler):
             except OSError:
                 client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 return
-            proxy._track(upstream, True)
+            self.server.opened(upstream)
             try:
                 client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 if rest:
                     upstream.sendall(rest)
                 self._relay(client, upstream)
             finally:
-                proxy._track(upstream, False)
+                self.server.closed(upstream)
                 upstream.close()
         except OSError:
             return
         finally:
-            proxy._track(client, False)
+            self.server.closed(client)
 
     @staticmethod
     def _read_head(client: socket.socket) -> tuple[bytes | None, bytes]:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shutil
-import socket
 import ssl
-import sys
 import tempfile
 import threading
 import time
@@ -23,10 +21,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, NamedTuple, Self
 from urllib.parse import parse_qs, urlsplit
 
+from greenlang.testing.loopback import CLIENT_GONE, ConnectionTracking, ServerThread, StartStop
 from greenlang_kms_azure.testing.aad import Grant, LocalDirectory, oauth_fault
 from greenlang_kms_azure.testing.credentials import AsyncRecordingCredential, RecordingCredential
 from greenlang_kms_azure.testing.keystore import KeyStore
@@ -58,7 +56,6 @@ _FAULT_ERRORS = {
     503: ("ServiceUnavailable", "The service is temporarily unavailable. Retry the request."),
     504: ("GatewayTimeout", "The service timed out. Retry the request."),
 }
-_CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, ssl.SSLError, TimeoutError)
 
 
 @contextlib.contextmanager
@@ -89,7 +86,7 @@ class _Fault:
     path_contains: str | None
 
 
-class LocalKeyVault:
+class LocalKeyVault(StartStop):
     """A Key Vault on ``https://127.0.0.1:<free port>``; use as a context manager or with ``start()``/``stop()``.
 
     ``hostnames`` are extra DNS names for the certificate (real vault and login hosts a `TunnelProxy` routes
@@ -121,62 +118,46 @@ class LocalKeyVault:
         self._faults: list[_Fault] = []
         self._generation = 0  # bumped by reset(): requests that arrived before it neither log nor take faults
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._runner: ServerThread[_Server] | None = None
         self._directory_path: Path | None = None
         self._certificate: ServerCertificate | None = None
 
     def __repr__(self) -> str:
-        where = self.url if self._server is not None else "stopped"
+        where = self.url if self._runner is not None else "stopped"
         return f"LocalKeyVault({where}, managed_hsm={self.managed_hsm})"
 
     # lifecycle
 
     def start(self) -> Self:
-        if self._server is not None:
+        if self._runner is not None:
             return self
         self._directory_path = Path(tempfile.mkdtemp(prefix="greenlang-local-vault-"))
         self._certificate = issue_server_certificate(self._directory_path, self.hostnames)
         self._stopping = threading.Event()
-        self._server = _Server(self, self._certificate.server_context())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="LocalKeyVault", daemon=True
-        )
-        self._thread.start()
+        context = self._certificate.server_context()
+        self._runner = ServerThread(lambda: _Server(self, context), "LocalKeyVault").start()
         return self
 
     def stop(self) -> None:
-        if self._server is None:
+        if self._runner is None:
             return
-        server, thread, self._server, self._thread = self._server, self._thread, None, None
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        if thread is not None:
-            thread.join()
+        runner, self._runner = self._runner, None
+        self._stopping.set()  # answers requests held for latency
+        runner.stop()
         if self._directory_path is not None:
             shutil.rmtree(self._directory_path, ignore_errors=True)
             self._directory_path = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     # addresses
 
-    def _running(self) -> _Server:
-        if self._server is None:
+    def _running(self) -> ServerThread[_Server]:
+        if self._runner is None:
             raise RuntimeError("LocalKeyVault is not running; call start() or use it in a with block.")
-        return self._server
+        return self._runner
 
     @property
     def port(self) -> int:
-        return int(self._running().server_address[1])
+        return self._running().port
 
     @property
     def host(self) -> str:
@@ -441,17 +422,12 @@ class LocalKeyVault:
                 self.requests.append(entry)
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(ConnectionTracking, ThreadingHTTPServer):
     """Accepts plain TCP and does each TLS handshake in the connection's own thread."""
-
-    daemon_threads = True
-    block_on_close = False
 
     def __init__(self, vault: LocalKeyVault, context: ssl.SSLContext) -> None:
         self.vault = vault
         self.context = context
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
@@ -460,26 +436,13 @@ class _Server(ThreadingHTTPServer):
             connection = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             return  # a client that gave up or did not trust us: nothing to answer
-        with self._connections_lock:
-            self._connections.add(connection)
+        self.opened(connection)
         try:
             _Handler(connection, client_address, self)
         finally:
-            with self._connections_lock:
-                self._connections.discard(connection)
+            self.closed(connection)
             with contextlib.suppress(OSError):
                 connection.close()
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], _CLIENT_GONE):
-            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -492,7 +455,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Stay quiet; the vault's log is ``LocalKeyVault.requests``."""
 
     def handle(self) -> None:
-        with contextlib.suppress(*_CLIENT_GONE):
+        with contextlib.suppress(*CLIENT_GONE):
             super().handle()
 
     def do_request(self) -> None:

@@ -9,17 +9,13 @@ Errors carry Google's JSON error body with the status code's HTTP equivalent.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import socket
-import sys
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from greenlang.testing.loopback import LoopbackHTTPServer, ServerThread, TrackedHandler
 from greenlang_kms_gcp.testing.dispatch import Dispatcher
 from greenlang_kms_gcp.testing.service import RPCS
 from greenlang_kms_gcp.testing.status import ServiceError
@@ -30,7 +26,6 @@ _RING = r"projects/[^/:]+/locations/[^/:]+/keyRings/[^/:]+"
 _KEY = rf"{_RING}/cryptoKeys/[^/:]+"
 _VERSION = rf"{_KEY}/cryptoKeyVersions/[^/:]+"
 _SYSTEM_PARAMETERS = frozenset({"$alt", "alt", "$fields", "fields", "prettyPrint", "key", "quotaUser", "$.xgafv"})
-_CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 
 @dataclass(frozen=True)
@@ -167,43 +162,14 @@ def _error_body(error: ServiceError) -> bytes:
     return json.dumps(payload).encode()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Server(LoopbackHTTPServer):
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet when a client hangs up (timeouts in tests do); report anything else."""
-        if not isinstance(sys.exc_info()[1], _CLIENT_GONE):
-            super().handle_error(request, client_address)
+        super().__init__(_Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(TrackedHandler):
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(*_CLIENT_GONE):
-            super().finish()
-
-    def handle(self) -> None:
-        with contextlib.suppress(*_CLIENT_GONE):
-            super().handle()
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Stay quiet; calls are in the dispatcher's log."""
 
     def do_request(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -222,30 +188,12 @@ class RestFrontEnd:
     """A threading HTTP server bound to an ephemeral port on 127.0.0.1."""
 
     def __init__(self, dispatcher: Dispatcher) -> None:
-        self._dispatcher = dispatcher
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._runner: ServerThread[_Server] = ServerThread(lambda: _Server(dispatcher), "LocalCloudKms-rest")
         self.port = 0
 
     def start(self) -> int:
-        self._server = _Server(self._dispatcher)
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="LocalCloudKms-rest", daemon=True
-        )
-        self._thread.start()
+        self.port = self._runner.start().port
         return self.port
 
     def stop(self) -> None:
-        server, thread, self._server, self._thread = self._server, self._thread, None, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        with server.connections_lock:
-            connections = list(server.connections)
-        for connection in connections:  # wake handlers waiting on idle keep-alive connections
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        if thread is not None:
-            thread.join()
+        self._runner.stop()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from types import TracebackType
 from typing import Self
 
 import grpc
@@ -21,6 +20,7 @@ from google.cloud.kms_v1.services.key_management_service.transports import (
     KeyManagementServiceGrpcTransport,
 )
 
+from greenlang.testing.loopback import StartStop
 from greenlang_kms_gcp.testing.algorithms import PrivateKey
 from greenlang_kms_gcp.testing.dispatch import Call, Dispatcher
 from greenlang_kms_gcp.testing.faults import Faults
@@ -44,7 +44,7 @@ def _as_python_errors() -> Iterator[None]:
         raise ValueError(error.message) from None
 
 
-class LocalCloudKms:
+class LocalCloudKms(StartStop):
     """A local Cloud KMS; use as a context manager or call `start` and `stop`.
 
     Keys survive a restart; `reset` clears the faults, the latency and the call log, not the keys.
@@ -79,14 +79,6 @@ class LocalCloudKms:
         self._dispatcher.stopping.set()
         self._grpc.stop()
         self._rest.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def grpc_target(self) -> str:
