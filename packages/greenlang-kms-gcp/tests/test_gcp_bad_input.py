@@ -88,9 +88,16 @@ def test_an_unknown_key_is_named(open_key: Callable[..., GcpKmsProvider]) -> Non
     [
         ({"transport": "http"}, "transport must be grpc or rest"),
         ({"api_endpoint": "http://kms.example.com:80"}, "plain http, which is only for a local emulator"),
-        ({"api_endpoint": ""}, "api_endpoint must be a host"),
+        ({"api_endpoint": ""}, "is not a host"),
         ({"endpoint_url": "https://x"}, "pass api_endpoint="),
         ({"region": "europe-west1"}, "GcpKmsProvider has no option 'region'"),
+        ({"api_endpoint": "http://127.0.0.1:99999"}, "port 1-65535"),
+        ({"api_endpoint": "http://127.0.0.1:0"}, "port 1-65535"),
+        ({"api_endpoint": "garbage endpoint !!"}, "is not a host"),
+        ({"api_endpoint": "ftp://x"}, "is not a host"),
+        ({"api_endpoint": "http://127.0.0.1:8080"}, "takes no credentials"),
+        ({"client": "x"}, "client must be a KeyManagementServiceClient"),
+        ({"async_client": "nope"}, "async_client must be a function"),
     ],
 )
 def test_bad_options_are_refused_by_name(options: dict[str, object], message: str) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from greenlang_kms_gcp import GcpKmsProvider
+from greenlang_kms_gcp.provider import MAX_DATA_BYTES
 
 from greenlang.testing import KMSProviderConformance
 
@@ -23,6 +24,7 @@ ALGORITHM_FOR_KEY_TYPE = {
 
 class TestGcpKmsProvider(KMSProviderConformance):
     key_types = tuple(ALGORITHM_FOR_KEY_TYPE)
+    max_payload_bytes = {"ed25519": MAX_DATA_BYTES}
 
     @pytest.fixture
     def open_kms_key(

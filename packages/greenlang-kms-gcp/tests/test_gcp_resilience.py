@@ -10,7 +10,7 @@ import pytest
 from greenlang_kms_gcp import GcpKmsProvider
 from greenlang_kms_gcp.testing import LocalCloudKms
 
-from greenlang.errors import CircuitOpenError, InputError, KeyUnusableError, KMSUnavailableError
+from greenlang.errors import CircuitOpenError, InputError, KeyUnusableError, KMSError, KMSUnavailableError
 from greenlang.plugins import registry
 from greenlang.security.kms import BreakerState, CircuitBreaker, RetryPolicy
 
@@ -120,3 +120,52 @@ def test_gcpkms_is_registered_through_the_entry_point() -> None:
     registration = registry().kms_provider("gcpkms")
     assert registration.value is GcpKmsProvider
     assert registration.plugin == "gcpkms"
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "message"),
+    [
+        ("INTERNAL", KMSUnavailableError, "this code is not retried"),
+        ("UNKNOWN", KMSUnavailableError, "this code is not retried"),
+        ("UNIMPLEMENTED", KeyUnusableError, "does not serve Cloud KMS"),
+        ("DATA_LOSS", KMSError, "reported data loss"),
+    ],
+)
+def test_codes_outside_the_policy_are_tried_once_and_named(
+    code: str,
+    error: type[Exception],
+    message: str,
+    key: str,
+    cloud: LocalCloudKms,
+    open_key: Callable[..., GcpKmsProvider],
+) -> None:
+    signer = open_key(key, retry=RetryPolicy(max_attempts=4))
+    signer.resolved()
+    cloud.faults.fail("AsymmetricSign", code, times=None)
+    with pytest.raises(error, match=message) as raised:
+        signer.sign(PAYLOAD)
+    assert type(raised.value) is error
+    assert cloud.count("AsymmetricSign") == 1
+
+
+def test_a_stalled_attempt_is_cut_at_the_per_attempt_timeout_and_retried(
+    key: str, cloud: LocalCloudKms, open_key: Callable[..., GcpKmsProvider]
+) -> None:
+    policy = RetryPolicy(max_attempts=3, connect_timeout=0.2, read_timeout=0.3, deadline_seconds=10)
+    signer = open_key(key, retry=policy)
+    signer.resolved()
+    cloud.faults.latency = 1.5
+    started = time.monotonic()
+    with pytest.raises(KMSUnavailableError):
+        signer.sign(PAYLOAD)
+    assert time.monotonic() - started < 5.0
+    assert cloud.count("AsymmetricSign") == 3
+
+
+def test_rest_errors_keep_the_services_reason(cloud: LocalCloudKms, open_key: Callable[..., GcpKmsProvider]) -> None:
+    name = cloud.create_key("rest-reason", "EC_SIGN_P256_SHA256")
+    signer = open_key(f"{name}/cryptoKeyVersions/1", transport="rest")
+    signer.resolved()
+    cloud.set_state(f"{name}/cryptoKeyVersions/1", "DISABLED")
+    with pytest.raises(KeyUnusableError, match=r"FAILED_PRECONDITION: '.*is not enabled, current state is: DISABLED"):
+        signer.sign(PAYLOAD)

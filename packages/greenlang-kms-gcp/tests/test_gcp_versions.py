@@ -79,9 +79,22 @@ def test_a_version_disabled_after_resolution_is_refused_by_the_service(
     transport: str, cloud: LocalCloudKms, open_key: Callable[..., GcpKmsProvider]
 ) -> None:
     key = cloud.create_key(f"disabled-later-{transport}", "EC_SIGN_P256_SHA256")
-    signer = open_key(key, transport=transport)
-    signer.resolved()
+    pinned, unpinned = open_key(f"{key}/cryptoKeyVersions/1", transport=transport), open_key(key, transport=transport)
+    pinned.resolved()
+    unpinned.resolved()
     cloud.set_state(f"{key}/cryptoKeyVersions/1", "DISABLED")
     with pytest.raises(KeyUnusableError, match=r"cannot sign in its current state \(FAILED_PRECONDITION"):
-        signer.sign(PAYLOAD)
-    assert cloud.count("AsymmetricSign") == 1  # not retried
+        pinned.sign(PAYLOAD)
+    with pytest.raises(KeyUnusableError, match="has no ENABLED version"):  # looked up again after the refusal
+        unpinned.sign(PAYLOAD)
+    assert cloud.count("AsymmetricSign") == 2  # neither is retried
+
+
+def test_disabling_the_cached_highest_version_moves_to_the_next_in_the_same_call(
+    cloud: LocalCloudKms, open_key: Callable[..., GcpKmsProvider]
+) -> None:
+    key = cloud.create_key("highest-disabled", "EC_SIGN_P256_SHA256", versions=3)
+    signer = open_key(key)
+    assert signer.sign(PAYLOAD).key_ref.endswith("/cryptoKeyVersions/3")
+    cloud.set_state(f"{key}/cryptoKeyVersions/3", "DISABLED")
+    assert signer.sign(PAYLOAD).key_ref.endswith("/cryptoKeyVersions/2")

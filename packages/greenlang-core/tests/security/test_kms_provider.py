@@ -28,11 +28,12 @@ from inprocess_kms import (
     SIGNED_AT,
     InProcessProvider,
     fingerprint,
+    sign_prehashed,
     verifies,
 )
 
 from greenlang.errors import CircuitOpenError, InputError, KeyUnusableError, KMSError, KMSUnavailableError
-from greenlang.security.algorithms import PrivateKey
+from greenlang.security.algorithms import Algorithm, PrivateKey
 from greenlang.security.kms import BreakerState, CircuitBreaker, RetryPolicy
 from greenlang.security.kms.provider import RemoteKey
 from greenlang.security.kms.retry import current_deadline
@@ -348,7 +349,28 @@ def test_unusable_key_fails_at_once_and_is_looked_up_again(p256: ec.EllipticCurv
             provider.sign(b"payload")
         assert provider.sign_calls == attempt
     assert breaker.state is BreakerState.CLOSED  # a disabled key is not an outage
-    assert provider.fetch_calls == 3  # the cached key is dropped so key_info cannot claim it is still enabled
+    # each refusal drops the cached key (key_info must not claim it is still enabled) and looks the alias up
+    # once more, to see whether it now names another key: 1 first lookup + 3 rechecks
+    assert provider.fetch_calls == 4
+
+
+def test_a_refusal_from_a_key_the_alias_no_longer_names_is_retried_once_with_the_new_key(
+    p256: ec.EllipticCurvePrivateKey,
+) -> None:
+    newer = ec.generate_private_key(ec.SECP256R1())
+    provider = InProcessProvider(p256, others={KEY_B_REF: newer})
+    assert provider.sign(b"before").key_ref == KEY_A_REF
+    provider.keys[ALIAS_URI] = (KEY_B_REF, newer)  # the alias moves, and the old key is disabled
+
+    def disabled_only_for_a(key: RemoteKey, algorithm: Algorithm, message: bytes) -> bytes:
+        if key.key_ref == KEY_A_REF:
+            raise KeyUnusableError("key A is disabled (test fault); enable it.")
+        return sign_prehashed(newer, algorithm, message)
+
+    provider._sign_digest = disabled_only_for_a  # type: ignore[method-assign]
+    result = provider.sign(b"after")
+    assert result.key_ref == KEY_B_REF
+    assert verifies(newer.public_key(), "ecdsa-p256-sha256", b"after", result.signature)
 
 
 def test_outage_opens_the_breaker_and_then_fails_fast(p256: ec.EllipticCurvePrivateKey) -> None:

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from greenlang.errors import InputError, KeyUnusableError, KMSError, shown
 from greenlang.security.algorithms import Algorithm, Family, PublicKey, key_type
-from greenlang.security.kms.provider import KMSProvider, RemoteKey
+from greenlang.security.kms.provider import KMSProvider, RemoteKey, sdk_call
 from greenlang.security.kms.uris import AwsKeyUri
 from greenlang_kms_aws.client import kms_client
 from greenlang_kms_aws.errors import translate
@@ -63,12 +63,7 @@ class AwsKmsProvider(KMSProvider):
             self.region = str(self.client.meta.region_name)
 
     def _aws(self, key: str, call: Callable[[], T]) -> T:
-        try:
-            return call()
-        except KMSError:
-            raise
-        except Exception as exc:
-            raise translate(exc, key, self.region) from exc
+        return sdk_call(lambda exc, name: translate(exc, name, self.region), key, call)
 
     def _fetch_key(self, ref: str) -> RemoteKey:
         asked = AwsKeyUri.parse(ref)

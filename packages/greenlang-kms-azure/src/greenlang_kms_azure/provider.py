@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from greenlang.errors import GreenlangError, InputError, KeyUnusableError, KMSError, shown
 from greenlang.security.algorithms import Algorithm, Family, key_type
 from greenlang.security.encoding import raw_to_der
-from greenlang.security.kms.provider import KMSProvider, RemoteKey
+from greenlang.security.kms.provider import KMSProvider, RemoteKey, sdk_call
 from greenlang.security.kms.uris import AzureKeyUri
 from greenlang.timeutil import to_utc
 from greenlang_kms_azure.client import SIGN_RETRY_METHODS, VaultClients, default_credential
@@ -80,12 +80,7 @@ class AzureKeyVaultProvider(KMSProvider):
         self._versions: dict[str, KeyVaultKey] = {}
 
     def _azure(self, key: str, call: Callable[[], T]) -> T:
-        try:
-            return call()
-        except GreenlangError:
-            raise
-        except Exception as exc:
-            raise translate(exc, key) from exc
+        return sdk_call(translate, key, call)
 
     def _fetch_key(self, ref: str) -> RemoteKey:
         return _readable(ref, lambda: self._read_key(ref))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,8 @@ def kms_client(*, credentials: Any = None, transport: str = "grpc", api_endpoint
     if emulator is None:
         options = {"api_endpoint": api_endpoint} if api_endpoint else None
         return kms.KeyManagementServiceClient(credentials=credentials, transport=transport, client_options=options)
+    if credentials is not None:
+        raise InputError("a local emulator (an http:// api_endpoint) takes no credentials; drop credentials=.")
     if transport == "rest":
         return kms.KeyManagementServiceClient(
             transport="rest",
@@ -61,22 +64,34 @@ def async_kms_client(*, credentials: Any = None, api_endpoint: str | None = None
 _LOOPBACK = {"127.0.0.1", "localhost", "[::1]"}
 
 
+_ENDPOINT = re.compile(r"(?:https://)?[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::(\d{1,5}))?/?")
+
+
 def _emulator(api_endpoint: str | None) -> str | None:
     """``host:port`` of a plaintext ``http://`` endpoint on the loopback; ``None`` for a TLS endpoint."""
     if api_endpoint is None:
         return None
-    if not isinstance(api_endpoint, str) or not api_endpoint.strip():
-        raise InputError(f"api_endpoint must be a host such as cloudkms.googleapis.com, not {shown(api_endpoint)}.")
-    if not api_endpoint.lower().startswith("http://"):
+    text = api_endpoint.strip() if isinstance(api_endpoint, str) else ""
+    if not text.lower().startswith("http://"):
+        match = _ENDPOINT.fullmatch(text)
+        if match is None or not _port_ok(match.group(1)):
+            raise InputError(
+                f"api_endpoint {shown(api_endpoint)} is not a host[:port] such as cloudkms.googleapis.com "
+                "or europe-west1-cloudkms.googleapis.com."
+            )
         return None
-    target = api_endpoint[len("http://") :].rstrip("/")
+    target = text[len("http://") :].rstrip("/")
     host, _, port = target.rpartition(":")
-    if host.lower() not in _LOOPBACK or not port.isdigit():
+    if host.lower() not in _LOOPBACK or not port.isdigit() or not _port_ok(port):
         raise InputError(
             f"api_endpoint {shown(api_endpoint)} is plain http, which is only for a local emulator "
-            "(http://127.0.0.1:<port>); use https or a host name for Cloud KMS."
+            "(http://127.0.0.1:<port 1-65535>); use a host name, over TLS, for Cloud KMS."
         )
     return target
+
+
+def _port_ok(port: str | None) -> bool:
+    return port is None or 0 < int(port) < 65536
 
 
 @dataclass
@@ -97,7 +112,11 @@ class _Attempts:
 
 
 def call_options(policy: RetryPolicy, *, asynchronous: bool = False) -> dict[str, Any]:
-    """``retry`` and ``timeout`` for one call: exponential backoff with jitter, bounded attempts and deadline."""
+    """``retry`` and ``timeout`` for one call: exponential backoff with jitter, bounded attempts and deadline.
+
+    ``timeout`` bounds each attempt (connect plus read), so a stalled attempt is
+    abandoned and retried as DeadlineExceeded; ``Retry.timeout`` bounds them all.
+    """
     kind = AsyncRetry if asynchronous else Retry
     retry = kind(
         predicate=_Attempts(policy.max_attempts),
@@ -106,4 +125,4 @@ def call_options(policy: RetryPolicy, *, asynchronous: bool = False) -> dict[str
         multiplier=2.0,
         timeout=policy.deadline_seconds,
     )
-    return {"retry": retry, "timeout": policy.deadline_seconds}
+    return {"retry": retry, "timeout": min(policy.connect_timeout + policy.read_timeout, policy.deadline_seconds)}

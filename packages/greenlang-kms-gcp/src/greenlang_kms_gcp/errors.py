@@ -48,12 +48,20 @@ def translate(exc: Exception, key: str) -> GreenlangError:
         )
     if not isinstance(exc, api.GoogleAPICallError):
         return KMSError(f"Cloud KMS failed for key {key}: {type(exc).__name__}.")
-    said = shown(exc.message or "", 160)
-    code = _status(exc)
-    if isinstance(exc, (*RETRYABLE, api.ServerError)):
+    code, message = _status(exc)
+    said = shown(message, 160)
+    if isinstance(exc, RETRYABLE):
         return KMSUnavailableError(
             f"Cloud KMS stayed unavailable for key {key} ({code}) through every retry; "
             "retry later or raise max_retries."
+        )
+    if code == "UNIMPLEMENTED":
+        return KeyUnusableError(f"the endpoint for key {key} does not serve Cloud KMS ({code}); check api_endpoint.")
+    if code == "DATA_LOSS":
+        return KMSError(f"Cloud KMS reported data loss for key {key} ({code}: {said}); nothing was signed.")
+    if code in _TRANSIENT_ONCE or isinstance(exc, api.ServerError):
+        return KMSUnavailableError(
+            f"Cloud KMS failed for key {key} ({code}: {said}) and this code is not retried; retry later."
         )
     if isinstance(exc, api.NotFound):
         return KeyUnusableError(f"key {key} was not found ({code}); check the project, location, key ring and key.")
@@ -71,13 +79,18 @@ def translate(exc: Exception, key: str) -> GreenlangError:
     return KMSError(f"Cloud KMS failed for key {key} ({code}: {said}).")
 
 
-def _status(exc: api.GoogleAPICallError) -> str:
-    """The gRPC status name; over REST, read from the error body, since REST maps by HTTP status alone."""
+_TRANSIENT_ONCE = {"INTERNAL", "UNKNOWN", "ABORTED"}
+"""Server-side failures the issue's policy does not retry: reported as unavailable, after one attempt."""
+
+
+def _status(exc: api.GoogleAPICallError) -> tuple[str, str]:
+    """The gRPC status name and the service's message; over REST both come from Google's error body."""
+    message = str(exc.message or "")
     if exc.grpc_status_code is not None:
-        return str(exc.grpc_status_code.name)
+        return str(exc.grpc_status_code.name), message
     response = getattr(exc, "response", None)
     try:
-        status = response.json()["error"]["status"]  # type: ignore[union-attr]
+        error = response.json()["error"]  # type: ignore[union-attr]
+        return str(error.get("status") or exc.code), str(error.get("message") or message)
     except Exception:  # no body, or not Google's error shape
-        return str(exc.code)
-    return str(status) if isinstance(status, str) else str(exc.code)
+        return str(exc.code), message

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from greenlang.errors import GreenlangError, InputError, KeyUnusableError, KMSError, shown
 from greenlang.security.algorithms import ALGORITHMS, Algorithm, Family, PublicKey, key_type
-from greenlang.security.kms.provider import KMSProvider, RemoteKey
+from greenlang.security.kms.provider import KMSProvider, RemoteKey, sdk_call
 from greenlang.security.kms.uris import GcpKeyUri
 from greenlang_kms_gcp.client import async_kms_client, call_options, kms_client
 from greenlang_kms_gcp.errors import translate
 from greenlang_kms_gcp.integrity import IntegrityError, check_public_key_response, check_signature_response, crc32c
 
-__all__ = ["GcpKmsProvider", "SIGNING_ALGORITHMS"]
+__all__ = ["GcpKmsProvider", "SIGNING_ALGORITHMS", "MAX_DATA_BYTES"]
 
 T = TypeVar("T")
 
@@ -34,7 +35,10 @@ class GcpKmsProvider(KMSProvider):
     resolves, once per cache period, to its highest ENABLED version (compared as
     numbers). The algorithm always comes from that version's own metadata.
     ``transport`` is ``grpc`` (default) or ``rest``; ``client`` injects a prepared
-    ``KeyManagementServiceClient``.
+    ``KeyManagementServiceClient``. The async API uses ``KeyManagementServiceAsyncClient``
+    over gRPC when the provider builds its own gRPC client, or when ``async_client``
+    (a function returning one, called in the running event loop) is given; otherwise
+    it runs the sync client in worker threads, so both APIs always reach the same service.
     """
 
     provider = "gcp"
@@ -54,13 +58,21 @@ class GcpKmsProvider(KMSProvider):
         ref = GcpKeyUri.parse(uri)
         if "endpoint_url" in options:
             raise InputError("endpoint_url applies to AWS keys; pass api_endpoint= for a Cloud KMS endpoint.")
+        if client is not None and not callable(getattr(client, "asymmetric_sign", None)):
+            raise InputError(f"client must be a KeyManagementServiceClient, not {type(client).__name__}.")
+        if async_client is not None and not callable(async_client):
+            raise InputError("async_client must be a function returning a KeyManagementServiceAsyncClient.")
         super().__init__(ref.uri(), **options)
         self.key = ref
         self.client = client if client is not None else self._build(credentials, transport, api_endpoint)
-        self._async_factory = async_client or (
-            lambda: async_kms_client(credentials=credentials, api_endpoint=api_endpoint)
-        )
-        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._async_factory = async_client
+        if async_client is None and client is None and transport == "grpc":
+            self._async_factory = lambda: async_kms_client(credentials=credentials, api_endpoint=api_endpoint)
+        self._async_client: tuple[weakref.ref[asyncio.AbstractEventLoop], Any, AsyncGenerator[None]] | None = None
+
+    @property
+    def _native_async(self) -> bool:
+        return self._async_factory is not None
 
     def _build(self, credentials: Any, transport: str, api_endpoint: str | None) -> Any:
         try:
@@ -71,12 +83,7 @@ class GcpKmsProvider(KMSProvider):
             raise translate(exc, self.uri) from None
 
     def _gcp(self, key: str, call: Callable[[], T]) -> T:
-        try:
-            return call()
-        except GreenlangError:
-            raise
-        except Exception as exc:
-            raise translate(exc, key) from exc
+        return sdk_call(translate, key, call)
 
     def _fetch_key(self, ref: str) -> RemoteKey:
         asked = GcpKeyUri.parse(ref)
@@ -150,12 +157,11 @@ class GcpKmsProvider(KMSProvider):
         return check_signature_response(response, name, data=algorithm.family is Family.ED25519)
 
     async def _sign_digest_async(self, key: RemoteKey, algorithm: Algorithm, message: bytes) -> bytes:
-        """The same request through ``KeyManagementServiceAsyncClient``, one per event loop."""
+        """The same request through the async client, or the sync one in a thread when there is none."""
+        if self._async_factory is None:
+            return await asyncio.to_thread(self._sign_digest, key, algorithm, message)
         name, request = _sign_request(key, algorithm, message)
-        loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            client = self._async_clients.setdefault(loop, self._gcp(self.uri, self._async_factory))
+        client = await self._client_for(asyncio.get_running_loop(), self._async_factory)
         try:
             response = await client.asymmetric_sign(request=request, **call_options(self.retry, asynchronous=True))
         except GreenlangError:
@@ -164,11 +170,52 @@ class GcpKmsProvider(KMSProvider):
             raise translate(exc, name) from exc
         return check_signature_response(response, name, data=algorithm.family is Family.ED25519)
 
+    async def _client_for(self, loop: asyncio.AbstractEventLoop, factory: Callable[[], Any]) -> Any:
+        """One async client, for the newest event loop, closed in that loop when it shuts down.
+
+        A gRPC asyncio channel must be closed in its own loop or it keeps that loop
+        alive; an async generator is what ``asyncio.run`` closes at shutdown, so one
+        holds the client and closes it then.
+        """
+        held = self._async_client
+        if held is not None and held[0]() is loop:
+            return held[1]
+        client = self._gcp(self.uri, factory)
+        guard = self._closed_at_shutdown(client)
+        await anext(guard)
+        self._async_client = (weakref.ref(loop), client, guard)
+        return client
+
+    async def _closed_at_shutdown(self, client: Any) -> AsyncGenerator[None]:
+        try:
+            yield
+        finally:
+            if self._async_client is not None and self._async_client[1] is client:
+                self._async_client = None  # gRPC frees a finished loop only once no channel is left open
+            with contextlib.suppress(Exception):
+                await client.transport.close()
+
+    async def aclose(self) -> None:
+        """Close the async client now (``asyncio.run`` does it at shutdown; other loops should call this)."""
+        held, self._async_client = self._async_client, None
+        if held is not None:
+            await held[2].aclose()
+
+
+MAX_DATA_BYTES = 64 * 1024
+"""Ed25519 signs the payload itself, which Cloud KMS takes as request data; larger payloads are refused up front."""
+
 
 def _sign_request(key: RemoteKey, algorithm: Algorithm, message: bytes) -> tuple[str, dict[str, Any]]:
     """The AsymmetricSign request for ``message``: the digest (or Ed25519's data) with its CRC32C."""
     name = GcpKeyUri.parse(key.key_ref).resource_name
     if algorithm.family is Family.ED25519:
+        if len(message) > MAX_DATA_BYTES:
+            raise InputError(
+                f"key {name} is Ed25519, which signs the payload itself, and Cloud KMS takes at most "
+                f"{MAX_DATA_BYTES // 1024} KiB of data; sign a smaller statement of the report's digest "
+                "(greenlang sign does this for artifacts) or use an EC or RSA key."
+            )
         return name, {"name": name, "data": message, "data_crc32c": crc32c(message)}
     assert algorithm.hash_name is not None
     return name, {"name": name, "digest": {algorithm.hash_name: message}, "digest_crc32c": crc32c(message)}

@@ -18,6 +18,7 @@ from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, ClassVar, Self, TypeVar
 
 from cryptography.hazmat.primitives import serialization
@@ -50,7 +51,7 @@ from greenlang.security.signing import Signer, SignResult
 from greenlang.security.verify import verify_signature
 from greenlang.timeutil import Clock, to_utc, utcnow
 
-__all__ = ["KMSProvider", "RemoteKey", "ResolvedKey", "KeyInfo", "BatchItem", "DEFAULT_BATCH_WORKERS"]
+__all__ = ["KMSProvider", "RemoteKey", "ResolvedKey", "KeyInfo", "BatchItem", "DEFAULT_BATCH_WORKERS", "sdk_call"]
 
 logger = logging.getLogger("greenlang.security.kms")
 
@@ -350,26 +351,40 @@ class KMSProvider(Signer):
             return replace(self.fallback.sign(data), fallback_for=self.uri)
 
     def _sign_remote(self, payload: bytes) -> SignResult:
-        key = self.resolved()
-        algorithm = key.algorithm
-        message = _message(algorithm, payload)
-        try:
-            signature = self._call(lambda: self._sign_digest(key.remote, algorithm, message))
-        except KeyUnusableError:
-            self._cache.invalidate(self.uri)  # e.g. disabled since it was cached: key_info must not say "enabled"
-            raise
-        return self._checked(key, payload, signature)
+        for may_move in (True, False):
+            key = self.resolved()
+            message = _message(key.algorithm, payload)
+            try:
+                signature = self._call(partial(self._sign_digest, key.remote, key.algorithm, message))
+            except KeyUnusableError:
+                self._cache.invalidate(self.uri)  # e.g. disabled since it was cached: key_info must not say "enabled"
+                if may_move and key.remote.key_ref != self.uri and self._moved(key, self.resolved()):
+                    continue
+                raise
+            return self._checked(key, payload, signature)
+        raise AssertionError("unreachable: the second pass returns or raises")
 
     async def _sign_remote_async(self, payload: bytes) -> SignResult:
-        key = await self._resolved_async()
-        algorithm = key.algorithm
-        message = _message(algorithm, payload)
-        try:
-            signature = await self._call_async(lambda: self._sign_digest_async(key.remote, algorithm, message))
-        except KeyUnusableError:
-            self._cache.invalidate(self.uri)
-            raise
-        return self._checked(key, payload, signature)
+        for may_move in (True, False):
+            key = await self._resolved_async()
+            message = _message(key.algorithm, payload)
+            try:
+                signature = await self._call_async(partial(self._sign_digest_async, key.remote, key.algorithm, message))
+            except KeyUnusableError:
+                self._cache.invalidate(self.uri)
+                if may_move and key.remote.key_ref != self.uri and self._moved(key, await self._resolved_async()):
+                    continue
+                raise
+            return self._checked(key, payload, signature)
+        raise AssertionError("unreachable: the second pass returns or raises")
+
+    def _moved(self, used: ResolvedKey, now: ResolvedKey) -> bool:
+        """Whether the reference now resolves elsewhere (a version disabled, an alias moved) since it was cached.
+
+        Then the refused signature is tried once more with the key it resolves to
+        now, rather than failing the one call that met the stale cache entry.
+        """
+        return now.remote.key_ref != used.remote.key_ref
 
     def _checked(self, key: ResolvedKey, payload: bytes, signature: bytes) -> SignResult:
         """The result for a signature the service returned, once it is known to verify."""
@@ -480,6 +495,16 @@ class KMSProvider(Signer):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(uri={self.uri!r})"
+
+
+def sdk_call(translate: Callable[[Exception, str], GreenlangError], key: str, call: Callable[[], T]) -> T:
+    """Run one SDK call for ``key``: greenlang errors pass through, any other becomes ``translate(exc, key)``."""
+    try:
+        return call()
+    except GreenlangError:
+        raise
+    except Exception as exc:
+        raise translate(exc, key) from exc
 
 
 def _check_types(
