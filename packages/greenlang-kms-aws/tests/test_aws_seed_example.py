@@ -87,3 +87,15 @@ def test_the_seed_example_signature_verifies_against_the_seed_key(
     timestamp = datetime.fromisoformat(lines["Timestamp"])
     assert timestamp.utcoffset() == timedelta(0)
     assert started - timedelta(seconds=1) <= timestamp <= finished + timedelta(seconds=1)
+
+
+def test_gl_kms_endpoint_points_the_seed_signer_at_another_endpoint(
+    server: AwsKmsTestServer, seed_key: str, monkeypatch: pytest.MonkeyPatch, verifies: Callable[..., bool]
+) -> None:
+    from greenlang.security.signing import ExternalKMSSigner, SigningConfig
+
+    monkeypatch.setenv("GL_KMS_ENDPOINT", server.endpoint_url)
+    signer = ExternalKMSSigner(SigningConfig(kms_key_id=seed_key, algorithm="ecdsa"))
+    result = signer.sign(b"Important emissions report data")
+    der = server.client(region_name="us-west-2").get_public_key(KeyId=seed_key)["PublicKey"]
+    assert verifies(der, result.algorithm, b"Important emissions report data", result.signature)

@@ -280,5 +280,13 @@ def test_a_read_timeout_on_sign_is_retried(
     vault.latency = 0.6
     with pytest.raises(KMSUnavailableError):
         signer.sign(PAYLOAD)
-    time.sleep(0.8)  # the last attempt's answer lands in the log after its latency
+    settle = time.monotonic() + 3.0  # an attempt is logged once its held answer goes out, after the latency
+    while vault.count("/sign", authorized=True) < 3 and time.monotonic() < settle:
+        time.sleep(0.05)
     assert vault.count("/sign", authorized=True) == 3
+
+
+def test_gl_kms_endpoint_with_an_azure_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GL_KMS_ENDPOINT", "https://127.0.0.1:8443")
+    with pytest.raises(InputError, match="an Azure key's vault host is part of its key id, so unset GL_KMS_ENDPOINT"):
+        ExternalKMSSigner(SigningConfig(kms_key_id="https://greenlang.vault.azure.net/keys/signing"))

@@ -48,8 +48,10 @@ def test_case_S2_two_thousand_vault_signatures_per_curve_convert_and_verify(
     items = open_key(name).sign_many(payloads, max_workers=8)
     pem = oracle_pem(name)
     assert all(item.ok and item.result is not None for item in items)
-    signatures = [item.result.signature for item in items if item.result is not None]
-    assert all(verifies(pem, items[0].result.algorithm, p, s) for p, s in zip(payloads, signatures, strict=True))  # type: ignore[union-attr]
+    results = [item.result for item in items if item.result is not None]
+    signatures = [result.signature for result in results]
+    algorithm = results[0].algorithm
+    assert all(verifies(pem, algorithm, p, s) for p, s in zip(payloads, signatures, strict=True))
     width = {"P-256": 32, "P-384": 48, "P-521": 66}[curve]
     short = [s for s in signatures if min(decode_dss_signature(s)) < 256 ** (width - 1)]
     assert short, "no signature with a leading zero byte in 2,000; the fixed-width path went untested"

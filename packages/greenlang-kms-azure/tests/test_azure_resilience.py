@@ -139,7 +139,8 @@ def test_the_deadline_cuts_retry_after_waits_short(
 def test_breaker_opens_fails_fast_probes_and_closes(
     vault: LocalKeyVault, resolved: Callable[..., AzureKeyVaultProvider], key_name: str
 ) -> None:
-    breaker = CircuitBreaker(failure_threshold=2, reset_seconds=0.5)
+    now = [0.0]
+    breaker = CircuitBreaker(failure_threshold=2, reset_seconds=5, timer=lambda: now[0])
     provider = resolved(retry=RetryPolicy(max_attempts=1), breaker=breaker)
     vault.fail_next(3, status=503, path_contains="/sign")
     for _ in range(2):
@@ -152,13 +153,13 @@ def test_breaker_opens_fails_fast_probes_and_closes(
     assert time.monotonic() - started < 0.1
     assert sign_log(vault) == [503, 503]  # failing fast sent nothing
 
-    time.sleep(0.6)
+    now[0] = 5.1
     assert breaker.state is BreakerState.HALF_OPEN
     with pytest.raises(KMSUnavailableError):
         provider.sign(PAYLOAD)  # the probe meets the third fault
     assert breaker.state is BreakerState.OPEN
 
-    time.sleep(0.6)
+    now[0] = 10.2
     result = provider.sign(PAYLOAD)
     assert breaker.state is BreakerState.CLOSED
     assert sign_log(vault) == [503, 503, 503, 200]
@@ -190,7 +191,9 @@ def test_fallback_signs_only_when_the_vault_is_unavailable_and_says_so(
     result = provider.sign(PAYLOAD)
     assert result.fallback_for == provider.uri
     assert (result.key_ref, result.provider) == (local.key_ref, "local")
-    key.public_key().verify(result.signature, PAYLOAD, ec.ECDSA(hashes.SHA256()))  # type: ignore[call-arg,arg-type]
+    public = key.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    public.verify(result.signature, PAYLOAD, ec.ECDSA(hashes.SHA256()))
     assert not provider.verify(PAYLOAD, result.signature)
 
     back = provider.sign(PAYLOAD)

@@ -62,7 +62,8 @@ def seed_vault() -> Iterator[LocalKeyVault]:
         yield vault
 
 
-def run_example(vault: LocalKeyVault, code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_example(vault: LocalKeyVault, code: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``code`` in a fresh interpreter through a CONNECT proxy; returns the result and the hosts it asked for."""
     with TunnelProxy(vault.port) as proxy:
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
         env.update(proxy.environment(vault.ca_path))
@@ -70,13 +71,12 @@ def run_example(vault: LocalKeyVault, code: str, cwd: Path) -> subprocess.Comple
         result = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=cwd, timeout=120, check=False
         )
-        result.hosts = set(proxy.hosts)  # type: ignore[attr-defined]
-    return result
+        return result, set(proxy.hosts)
 
 
 def test_the_seed_azure_example_signs_with_the_vault_key(seed_vault: LocalKeyVault, tmp_path: Path) -> None:
     started = datetime.now(UTC)
-    result = run_example(seed_vault, SETUP + EXAMPLE + REPORT, tmp_path)
+    result, hosts = run_example(seed_vault, SETUP + EXAMPLE + REPORT, tmp_path)
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
     version = seed_vault.kid("greenlang-signing").rsplit("/", 1)[1]
@@ -86,7 +86,7 @@ def test_the_seed_azure_example_signs_with_the_vault_key(seed_vault: LocalKeyVau
     pem = pem_of(seed_vault.private_key("greenlang-signing"))
     signature = bytes.fromhex(lines["Signature"])
     assert verify_independently(pem, "ecdsa-p256-sha256", b"Important emissions report data", signature)
-    assert result.hosts == {f"{VAULT_HOST}:443", f"{LOGIN_HOST}:443"}  # type: ignore[attr-defined]
+    assert hosts == {f"{VAULT_HOST}:443", f"{LOGIN_HOST}:443"}
     assert CLIENT_SECRET not in result.stdout + result.stderr
 
 
@@ -101,7 +101,7 @@ def test_the_seed_script_as_one_piece_names_the_key_id_to_change(seed_vault: Loc
         + "".join(f"    {line}\n" for line in EXAMPLE.splitlines())
         + "except InputError as exc:\n    print(exc)\n"
     )
-    result = run_example(seed_vault, code, tmp_path)
+    result, _ = run_example(seed_vault, code, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "is not a Key Vault key but the provider is azure" in result.stdout
     assert "AZURE_KEY_VAULT_URL" in result.stdout
