@@ -94,9 +94,10 @@ def test_history_lists_every_revision_without_a_database(run: Run) -> None:
     code, out, err = run("db", "history")
     assert (code, err) == (0, "")
     lines = out.strip().splitlines()
-    assert lines[0].startswith("001 -> 002 (head), ")
-    assert lines[1].startswith("<base> -> 001, ")
-    assert len(lines) == 2
+    assert lines[0].startswith("002 -> 003 (head), ")
+    assert lines[1].startswith("001 -> 002, ")
+    assert lines[2].startswith("<base> -> 001, ")
+    assert len(lines) == 3
 
 
 def test_upgrade_current_and_downgrade_walk_the_revisions(
@@ -108,12 +109,12 @@ def test_upgrade_current_and_downgrade_walk_the_revisions(
         (("current",), "base (no greenlang schema)"),
         (("upgrade", "001"), "is at 001"),
         (("current",), "001"),
-        (("upgrade",), "is at 002 (head)"),
-        (("current",), "002 (head)"),
+        (("upgrade",), "is at 003 (head)"),
+        (("current",), "003 (head)"),
         (("downgrade", "001"), "is at 001"),
         (("downgrade", "base"), "is at base"),
         (("current",), "base (no greenlang schema)"),
-        (("upgrade", "head"), "is at 002 (head)"),
+        (("upgrade", "head"), "is at 003 (head)"),
     ]
     for args, expected in steps:
         code, out, err = run("db", *args, "--url", url)
@@ -129,7 +130,7 @@ def test_upgrade_current_and_downgrade_walk_the_revisions(
 def test_commands_read_the_gl_db_environment(run: Run, pg_env: DatabaseConfig) -> None:
     code, out, err = run("db", "current")
     assert (code, err) == (0, "")
-    assert out == "002 (head)\n"
+    assert out == "003 (head)\n"
 
 
 def test_url_comes_from_gl_db_url(
@@ -147,7 +148,7 @@ def test_downgrade_without_a_revision_exits_2(run: Run, pg_server: TestServer, p
     assert (code, out) == (2, "")
     assert "Missing argument 'REVISION'" in _one_error_line(err)
     code, out, _ = run("db", "current", "--url", _url(pg_server, pg_config))
-    assert out == "002 (head)\n"
+    assert out == "003 (head)\n"
 
 
 @pytest.mark.parametrize("command", ["upgrade", "downgrade"])
@@ -161,7 +162,7 @@ def test_an_unknown_revision_exits_2_and_changes_nothing(
     assert "'no-such-rev'" in line
     assert "greenlang db history" in line
     _assert_no_secret(err, _secrets(pg_server))
-    assert run("db", "current", "--url", url)[1] == "002 (head)\n"
+    assert run("db", "current", "--url", url)[1] == "003 (head)\n"
 
 
 @pytest.mark.parametrize("args", [("upgrade",), ("downgrade", "001"), ("current",)])

@@ -46,7 +46,7 @@ def test_replicas_upgrading_at_once_take_turns(pg_server: TestServer, empty_pg_c
     runs = [subprocess.Popen([sys.executable, "-c", script, dsn], stderr=subprocess.PIPE) for _ in range(3)]
     failures = [run.stderr.read().decode() for run in runs if run.wait(120) != 0]  # type: ignore[union-attr]
     assert failures == []
-    assert migrate.current(empty_pg_config).strip() == "002 (head)"
+    assert migrate.current(empty_pg_config).strip() == "003 (head)"
 
 
 def test_an_os_error_of_the_callers_own_is_not_blamed_on_the_database(store: Store) -> None:

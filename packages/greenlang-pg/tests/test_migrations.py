@@ -68,7 +68,7 @@ def test_head_constant_is_the_single_head_of_the_scripts() -> None:
     scripts = ScriptDirectory.from_config(migrate.alembic_config())
     assert scripts.get_heads() == [migrations.HEAD]
     assert scripts.get_bases() == ["001"]
-    assert [script.revision for script in scripts.walk_revisions()] == ["002", "001"]
+    assert [script.revision for script in scripts.walk_revisions()] == ["003", "002", "001"]
 
 
 def test_models_and_migrations_agree_under_autogenerate(pg_config: DatabaseConfig) -> None:
@@ -109,7 +109,7 @@ def _autogenerate_diff(config: DatabaseConfig) -> list[Any]:
 # both directions -------------------------------------------------------------------------
 def test_upgrade_downgrade_to_base_and_upgrade_again(pg_server: TestServer, empty_pg_config: DatabaseConfig) -> None:
     migrate.upgrade(empty_pg_config)
-    assert _version(pg_server, empty_pg_config) == ["002"]
+    assert _version(pg_server, empty_pg_config) == [migrations.HEAD]
     assert GREENLANG_TABLES | {"greenlang_meta"} <= _relations(pg_server, empty_pg_config)
 
     migrate.downgrade(empty_pg_config, "base")
@@ -128,7 +128,7 @@ def test_upgrade_at_head_changes_nothing(pg_server: TestServer, pg_config: Datab
         backend.create_permission({"resource": "emissions:*", "action": "read", "effect": "allow"})
         before = backend.list_permissions()
     migrate.upgrade(pg_config)
-    assert _version(pg_server, pg_config) == ["002"]
+    assert _version(pg_server, pg_config) == [migrations.HEAD]
     with PostgreSQLBackend(pg_config) as backend:
         assert backend.list_permissions() == before
         assert backend.verify_audit().ok
@@ -379,11 +379,11 @@ def test_plain_alembic_with_the_packaged_ini_and_x_url(
     url = f"url={pg_server.dsn(_name(empty_pg_config))}"
     upgraded = _alembic(["-x", url, "upgrade", "head"], tmp_path, _clean_env())
     assert upgraded.returncode == 0, upgraded.stderr
-    assert _version(pg_server, empty_pg_config) == ["002"]
+    assert _version(pg_server, empty_pg_config) == [migrations.HEAD]
 
     current = _alembic(["-x", url, "current"], tmp_path, _clean_env())
     assert current.returncode == 0, current.stderr
-    assert current.stdout.strip() == "002 (head)"
+    assert current.stdout.strip() == f"{migrations.HEAD} (head)"
 
     downgraded = _alembic(["-x", url, "downgrade", "001"], tmp_path, _clean_env())
     assert downgraded.returncode == 0, downgraded.stderr
@@ -414,8 +414,8 @@ def test_plain_alembic_with_gl_db_environment(
     assert upgraded.returncode == 0, upgraded.stderr
     current = _alembic(["current"], tmp_path, env)
     assert current.returncode == 0, current.stderr
-    assert current.stdout.strip() == "002 (head)"
-    assert _version(pg_server, empty_pg_config) == ["002"]
+    assert current.stdout.strip() == f"{migrations.HEAD} (head)"
+    assert _version(pg_server, empty_pg_config) == [migrations.HEAD]
 
 
 def test_packaged_alembic_ini_holds_no_credentials() -> None:

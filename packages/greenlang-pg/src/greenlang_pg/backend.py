@@ -15,6 +15,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from greenlang.audit.chain import ChainHead, ChainReport
 from greenlang.audit.events import AuditEvent
+from greenlang.auth.backends.arguments import check_tenant
 from greenlang.auth.permissions import Permission, PermissionEffect
 from greenlang.auth.policies import Policy
 from greenlang.auth.roles import Role, RoleAssignment
@@ -327,14 +328,15 @@ class PostgreSQLBackend:
     def revision(self) -> int:
         return self._do(self._plans.revision)
 
-    def load_policy_state(self) -> StoredPolicyState:
-        """All policy state from one snapshot; outside a transaction, reused while the revision is unchanged."""
+    def load_policy_state(self, tenant: str | None = None) -> StoredPolicyState:
+        """All policy state from one snapshot, or ``tenant``'s rows and the shared ones; outside a transaction,
+        reused while the revision is unchanged."""
         enclosed = self._runner.in_transaction
-        kept = self._plans.state
+        kept = self._plans.kept(check_tenant(tenant))
         if not enclosed and kept is not None and self._cache.enabled and self.revision() == kept.revision:
             self._cache.count_hit()
             return kept
-        return self._do(self._plans.load_policy_state, not enclosed)
+        return self._do(self._plans.load_policy_state, not enclosed, tenant)
 
     def get_statistics(self) -> dict[str, Any]:
         """Row counts, this object's operation counters and its cache's (``get_statistics`` itself is not counted)."""

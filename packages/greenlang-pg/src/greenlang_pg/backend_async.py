@@ -14,6 +14,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from greenlang.audit.chain import ChainHead, ChainReport
 from greenlang.audit.events import AuditEvent
+from greenlang.auth.backends.arguments import check_tenant
 from greenlang.auth.permissions import Permission, PermissionEffect
 from greenlang.auth.policies import Policy
 from greenlang.auth.roles import Role, RoleAssignment
@@ -312,13 +313,13 @@ class AsyncPostgreSQLBackend:
     async def revision(self) -> int:
         return await self._do(self._plans.revision)
 
-    async def load_policy_state(self) -> StoredPolicyState:
+    async def load_policy_state(self, tenant: str | None = None) -> StoredPolicyState:
         enclosed = self._runner.in_transaction
-        kept = self._plans.state
+        kept = self._plans.kept(check_tenant(tenant))
         if not enclosed and kept is not None and self._cache.enabled and await self.revision() == kept.revision:
             self._cache.count_hit()
             return kept
-        return await self._do(self._plans.load_policy_state, not enclosed)
+        return await self._do(self._plans.load_policy_state, not enclosed, tenant)
 
     async def get_statistics(self) -> dict[str, Any]:
         await self._start()

@@ -23,7 +23,17 @@ from greenlang.audit.state import Replayed, replay
 from greenlang.errors import StoreError
 from greenlang.timeutil import utcnow
 from greenlang.validation import describe
-from greenlang_pg.rows import ASSIGNMENTS, AUDIT_LOGS, PERMISSIONS, POLICIES, ROLES, Table, json_text, parse_json
+from greenlang_pg.rows import (
+    ASSIGNMENTS,
+    AUDIT_LOGS,
+    PERMISSIONS,
+    POLICIES,
+    ROLES,
+    TENANT_COLUMN,
+    Table,
+    json_text,
+    parse_json,
+)
 
 __all__ = ["adopt_events"]
 
@@ -93,24 +103,29 @@ _TABLES: dict[str, Table[Any]] = {
 
 
 def _stored(connection: Connection, kind: str, table: Table[Any]) -> dict[str, dict[str, Any]]:
-    rows = connection.execute(text(f"{table.select()} ORDER BY {table.ordered_by}")).all()
+    """The records as of this revision, whose tables have no tenant column yet (003 adds it)."""
+    columns = [column for column in table.columns if column != TENANT_COLUMN]
+    rows = connection.execute(text(f"{table.select_of(columns)} ORDER BY {table.ordered_by}")).all()
     records: dict[str, dict[str, Any]] = {}
     for row in rows:
         try:
-            record = table.decode(tuple(row))
+            record = table.decode(tuple(row), columns)
         except StoreError as exc:
             raise StoreError(
                 f"seed-era {table.what} {row[0]!r} cannot be brought into greenlang ({exc}); "
                 "repair the row and run the upgrade again"
             ) from None
-        records[getattr(record, table.key)] = record.model_dump(mode="json")
+        records[getattr(record, table.key)] = record.model_dump(mode="json", exclude={TENANT_COLUMN})
     return records
 
 
 def _same(stored: dict[str, Any], replayed: dict[str, Any]) -> bool:
-    return {k: v for k, v in stored.items() if k != "provenance_hash"} == {
-        k: v for k, v in replayed.items() if k != "provenance_hash"
-    }
+    """Equal but for the derived hash; a trail written after 003 names ``tenant_id``, and ``None`` is its absence."""
+
+    def compared(record: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in record.items() if k != "provenance_hash" and not (k == TENANT_COLUMN and v is None)}
+
+    return compared(stored) == compared(replayed)
 
 
 def _reconciling_events(connection: Connection, replayed: Replayed) -> list[AuditEvent]:

@@ -5,7 +5,7 @@ them so Alembic's autogenerate can prove the two agree (a test does). Runtime
 code never calls ``create_all``. The seed's four tables keep its exact columns,
 types, defaults, checks and index names; later additions (role parents,
 assignments, the audit sequence and chain head, the revision counter, the
-insertion order) come from migration 002.
+insertion order) come from migration 002, and the tenant columns from 003.
 """
 
 from __future__ import annotations
@@ -53,6 +53,11 @@ def _order() -> Mapped[int]:
     return mapped_column("insert_order", BigInteger, Identity(always=False), nullable=False)
 
 
+def _tenant() -> Mapped[str | None]:
+    """The tenant a row belongs to; NULL shares it with every tenant. Indexed for ``load_policy_state(tenant=)``."""
+    return mapped_column(String(64))
+
+
 class PermissionRow(Base):
     __tablename__ = "permissions"
     __table_args__ = (
@@ -63,6 +68,7 @@ class PermissionRow(Base):
         Index("idx_provenance", "provenance_hash"),
         Index("idx_permission_scope", "scope"),
         Index("idx_permission_order", "insert_order", unique=True),
+        Index("idx_permission_tenant", "tenant_id"),
     )
 
     permission_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -77,6 +83,7 @@ class PermissionRow(Base):
     created_by: Mapped[str | None] = mapped_column(String(255))
     provenance_hash: Mapped[str | None] = mapped_column(String(64))
     insert_order: Mapped[int] = _order()
+    tenant_id: Mapped[str | None] = _tenant()
 
 
 class RoleRow(Base):
@@ -86,6 +93,7 @@ class RoleRow(Base):
         Index("idx_role_priority", "priority"),
         Index("idx_system_role", "is_system_role"),
         Index("idx_role_order", "insert_order", unique=True),
+        Index("idx_role_tenant", "tenant_id"),
     )
 
     role_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -100,6 +108,7 @@ class RoleRow(Base):
     priority: Mapped[int | None] = mapped_column(Integer, server_default=text("0"))
     parent_roles: Mapped[Json] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     insert_order: Mapped[int] = _order()
+    tenant_id: Mapped[str | None] = _tenant()
 
 
 class PolicyRow(Base):
@@ -111,6 +120,7 @@ class PolicyRow(Base):
         Index("idx_policy_priority", "priority"),
         Index("idx_policy_expires", "expires_at"),
         Index("idx_policy_order", "insert_order", unique=True),
+        Index("idx_policy_tenant", "tenant_id"),
     )
 
     policy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -127,6 +137,7 @@ class PolicyRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(TIMESTAMP())
     valid_from: Mapped[datetime | None] = mapped_column(TIMESTAMP())
     insert_order: Mapped[int] = _order()
+    tenant_id: Mapped[str | None] = _tenant()
 
 
 class AuditLogRow(Base):
@@ -164,6 +175,7 @@ class RoleAssignmentRow(Base):
         Index("idx_assignment_subject", "subject"),
         Index("idx_assignment_role", "role_id"),
         Index("idx_assignment_order", "insert_order", unique=True),
+        Index("idx_assignment_tenant", "tenant_id"),
     )
 
     assignment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -176,6 +188,7 @@ class RoleAssignmentRow(Base):
     created_at: Mapped[datetime] = mapped_column(TIMESTAMP(), server_default=text("CURRENT_TIMESTAMP"))
     created_by: Mapped[str | None] = mapped_column(String(255))
     insert_order: Mapped[int] = _order()
+    tenant_id: Mapped[str | None] = _tenant()
 
 
 class AuditChainHeadRow(Base):

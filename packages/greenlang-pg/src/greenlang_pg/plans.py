@@ -14,7 +14,15 @@ from typing import Any, Generic, Literal, TypeVar
 
 from greenlang.audit.chain import ChainHead
 from greenlang.audit.events import AuditEvent
-from greenlang.auth.backends.arguments import changed, check_list, check_page, check_update, given_filters, incoming
+from greenlang.auth.backends.arguments import (
+    changed,
+    check_list,
+    check_page,
+    check_tenant,
+    check_update,
+    given_filters,
+    incoming,
+)
 from greenlang.auth.backends.base import StoredPolicyState
 from greenlang.auth.permissions import Permission, PermissionEffect
 from greenlang.auth.policies import Policy
@@ -30,6 +38,9 @@ __all__ = ["Plan", "Plans", "StoredPolicyState", "REVISION_KEY"]
 
 M = TypeVar("M", bound=Record)
 T = TypeVar("T")
+
+_KEPT_TENANTS = 7
+"""Tenants' policy states kept for reuse at one revision, beside the whole store's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +68,7 @@ class Plans:
         self.clock = clock
         self.ops = Operations(clock)
         self.state: StoredPolicyState | None = None
+        self.tenant_states: dict[str, StoredPolicyState] = {}
         self.head_seen: ChainHead | None = None
         """The chain head after this object's last append: the guess the next single append links to."""
 
@@ -226,23 +238,40 @@ class Plans:
     def revision(self) -> Plan[int]:
         return Plan("read", lambda: self.ops.revision(), REVISION_KEY)
 
-    def load_policy_state(self, reuse: bool) -> Plan[StoredPolicyState]:
-        """One snapshot of everything; with ``reuse``, a state already read at the same revision is returned."""
+    def kept(self, tenant: str | None) -> StoredPolicyState | None:
+        """The state last read for ``tenant`` (``None``: the whole store), if one is kept."""
+        return self.state if tenant is None else self.tenant_states.get(tenant)
+
+    def keep(self, tenant: str | None, state: StoredPolicyState) -> None:
+        if tenant is None:
+            self.state = state
+            return
+        kept = {key: value for key, value in self.tenant_states.items() if value.revision == state.revision}
+        kept.pop(tenant, None)
+        while len(kept) >= _KEPT_TENANTS:
+            del kept[next(iter(kept))]
+        kept[tenant] = state
+        self.tenant_states = kept
+
+    def load_policy_state(self, reuse: bool, tenant: str | None = None) -> Plan[StoredPolicyState]:
+        """One snapshot of everything, or of ``tenant``'s rows and the shared ones; with ``reuse``, a state
+        already read at the same revision is returned."""
+        tenant = check_tenant(tenant)
 
         def make() -> Op[StoredPolicyState]:
             revision = yield from self.ops.revision()
-            kept = self.state
+            kept = self.kept(tenant)
             if reuse and kept is not None and kept.revision == revision:
                 return kept
             state = StoredPolicyState(
                 revision=revision,
-                permissions=tuple((yield from self.ops.find(PERMISSIONS))),
-                roles=tuple((yield from self.ops.find(ROLES))),
-                policies=tuple((yield from self.ops.find(POLICIES))),
-                assignments=tuple((yield from self.ops.find(ASSIGNMENTS))),
+                permissions=tuple((yield from self.ops.load(PERMISSIONS, tenant))),
+                roles=tuple((yield from self.ops.load(ROLES, tenant))),
+                policies=tuple((yield from self.ops.load(POLICIES, tenant))),
+                assignments=tuple((yield from self.ops.load(ASSIGNMENTS, tenant))),
             )
             if reuse:
-                self.state = state
+                self.keep(tenant, state)
             return state
 
         return Plan("snapshot", make)

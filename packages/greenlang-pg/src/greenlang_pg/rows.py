@@ -7,6 +7,11 @@ as exact decimals and prints ``1e300`` as a 301-digit integer, so an integer
 outside the range the models accept can only have been a float, and is read as one.
 Whole floats are stored as written (``1.0``); RFC 8785 hashes them as integers either way.
 Rows written by other tools with the seed's NULLs read as the model's defaults.
+
+``load`` reads whole tables for ``load_policy_state``: rows are rebuilt
+without validating them again (``greenlang.auth.backends.rebuild``), since
+every row was validated when it was written; a row the rebuild does not
+expect is decoded the careful way.
 """
 
 # ruff: noqa: S608
@@ -24,6 +29,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import ValidationError
 
 from greenlang.audit.events import AuditEvent
+from greenlang.auth.backends.rebuild import Convert, Decoders, Rebuilder
 from greenlang.auth.permissions import Permission
 from greenlang.auth.policies import Policy
 from greenlang.auth.roles import Role, RoleAssignment
@@ -39,6 +45,7 @@ __all__ = [
     "ASSIGNMENTS",
     "AUDIT_LOGS",
     "AUDIT_LOGS_TYPES",
+    "TENANT_COLUMN",
     "json_text",
     "parse_json",
 ]
@@ -81,6 +88,10 @@ def parse_json(text: str) -> Any:
     return _DECODER.decode(text)
 
 
+TENANT_COLUMN = "tenant_id"
+"""Added by migration 003; code that runs before it (migration 002) reads the record tables without it."""
+
+
 def naive_utc(value: datetime | None) -> datetime | None:
     """The UTC wall time a ``timestamp without time zone`` column holds; naive values already are UTC."""
     if value is None or value.tzinfo is None:
@@ -111,11 +122,34 @@ class Table(Generic[M]):
 
     @cached_property
     def _select(self) -> str:
-        listed = ", ".join(f"{c}::text" if c in self.json_columns else c for c in self.columns)
-        return f"SELECT {listed} FROM {self.name}"
+        return self.select_of(self.columns)
 
     def select(self) -> str:
         return self._select
+
+    def select_of(self, columns: Sequence[str]) -> str:
+        """A SELECT of ``columns`` only, JSON columns as text (``decode`` reads them with ``columns=``)."""
+        listed = ", ".join(f"{c}::text" if c in self.json_columns else c for c in columns)
+        return f"SELECT {listed} FROM {self.name}"
+
+    def load_sql(self, tenant: bool) -> str:
+        """Every row in insertion order, or (``tenant``: with parameter $1) a tenant's rows and the shared ones."""
+        where = f" WHERE {TENANT_COLUMN} = $1 OR {TENANT_COLUMN} IS NULL" if tenant else ""
+        return f"{self._select}{where} ORDER BY {self.ordered_by}"
+
+    @cached_property
+    def _rebuilder(self) -> Rebuilder[M]:
+        converters = _DECODERS.converters(self.model)
+        for column, default in self.null_defaults.items():
+            converters[column] = _or_default(converters[column], default)
+        return Rebuilder(self.model, self.columns, converters)
+
+    def rebuild(self, row: Sequence[Any]) -> M:
+        """The record ``decode`` would give for a row of ``select()``, built without validating it again."""
+        try:
+            return self._rebuilder(row)
+        except (LookupError, TypeError, ValueError):
+            return self.decode(row)
 
     def encode(
         self, record: M, dumped: Mapping[str, Any] | None = None, texts: Mapping[str, str] | None = None
@@ -148,14 +182,14 @@ class Table(Generic[M]):
             values.append(value)
         return tuple(values)
 
-    def decode(self, row: Sequence[Any]) -> M:
-        """The record a row holds; a row that no longer validates is reported as damaged."""
-        data = dict(zip(self.columns, row, strict=True))
+    def decode(self, row: Sequence[Any], columns: Sequence[str] | None = None) -> M:
+        """The record a row (of ``columns``, by default all) holds; a row that no longer validates is damaged."""
+        data = dict(zip(self.columns if columns is None else columns, row, strict=True))
         for column, default in self.null_defaults.items():
-            if data[column] is None:
+            if data.get(column, default) is None:
                 data[column] = default
         for column in self.json_columns:
-            if data[column] is not None:
+            if data.get(column) is not None:
                 data[column] = parse_json(data[column])
         try:
             return self.model.model_validate(data)
@@ -182,6 +216,34 @@ class Table(Generic[M]):
             if c != self.key
         )
         return f"UPDATE {self.name} SET {assignments} WHERE {self.key} = ${self.columns.index(self.key) + 1}"
+
+
+def _stored_moment(value: Any) -> datetime | None:
+    """A ``timestamp without time zone`` holds UTC wall time."""
+    if value is None:
+        return None
+    if type(value) is not datetime:
+        raise TypeError("expected a timestamp")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _stored_json(text: Any) -> Any:
+    if type(text) is not str:
+        raise TypeError("expected JSON text")
+    return parse_json(text)
+
+
+def _stored_flag(value: Any) -> bool:
+    if type(value) is not bool:
+        raise TypeError("expected a boolean")
+    return value
+
+
+def _or_default(convert: Convert, default: Any) -> Convert:
+    return lambda raw: convert(default if raw is None else raw)
+
+
+_DECODERS = Decoders(moment=_stored_moment, json=_stored_json, flag=_stored_flag)
 
 
 def _table(

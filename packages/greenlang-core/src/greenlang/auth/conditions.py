@@ -95,6 +95,8 @@ def _comparable(left: Any, right: Any) -> bool:
 
 def lookup(context: Mapping[str, Any], path: str) -> Any:
     """Follow a dot-path through nested mappings; ``MISSING`` if any step is absent."""
+    if type(context) is dict and "." not in path:
+        return context.get(path, MISSING)
     node: Any = context
     for key in path.split("."):
         if not isinstance(node, Mapping) or key not in node:

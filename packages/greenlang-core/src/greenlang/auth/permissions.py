@@ -82,6 +82,8 @@ class Permission(Record):
     updated_at: UTCDateTime | None = None
     created_by: str | None = Field(default=None, max_length=255)
     provenance_hash: str | None = Field(default=None, max_length=64)
+    tenant_id: str | None = Field(default=None, max_length=64, pattern=ID_PATTERN)
+    """The tenant this permission belongs to; ``None`` shares it with every tenant. Not part of the content hash."""
 
     @model_validator(mode="after")
     def _derive_hash(self) -> Permission:

@@ -120,6 +120,8 @@ class Policy(Record):
     created_by: str | None = Field(default=None, max_length=255)
     valid_from: UTCDateTime | None = None
     expires_at: UTCDateTime | None = None
+    tenant_id: str | None = Field(default=None, max_length=64, pattern=ID_PATTERN)
+    """The tenant this policy belongs to; ``None`` shares it with every tenant."""
 
     @model_validator(mode="after")
     def _check_type(self) -> Policy:

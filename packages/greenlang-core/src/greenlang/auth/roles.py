@@ -31,6 +31,8 @@ class Role(Record):
     created_at: UTCDateTime = Field(default_factory=utcnow)
     updated_at: UTCDateTime | None = None
     created_by: str | None = Field(default=None, max_length=255)
+    tenant_id: str | None = Field(default=None, max_length=64, pattern=ID_PATTERN)
+    """The tenant this role belongs to; ``None`` shares it with every tenant."""
 
     @field_validator("permissions", "parent_roles")
     @classmethod
@@ -61,6 +63,8 @@ class RoleAssignment(Record):
     metadata: JSONObject = Field(default_factory=dict)
     created_at: UTCDateTime = Field(default_factory=utcnow)
     created_by: str | None = Field(default=None, max_length=255)
+    tenant_id: str | None = Field(default=None, max_length=64, pattern=ID_PATTERN)
+    """The tenant this assignment belongs to; ``None`` shares it with every tenant."""
 
     @model_validator(mode="after")
     def _window(self) -> RoleAssignment:

@@ -217,8 +217,8 @@ class SyncFacade:
     def revision(self) -> int:
         return self._run(self.inner.revision())
 
-    def load_policy_state(self) -> PolicyState:
-        return self._run(self.inner.load_policy_state())
+    def load_policy_state(self, tenant: str | None = None) -> PolicyState:
+        return self._run(self.inner.load_policy_state(tenant))
 
     def get_statistics(self) -> dict[str, Any]:
         return self._run(self.inner.get_statistics())

@@ -11,6 +11,7 @@ pytest.register_assert_rewrite(
     "greenlang.testing.suite",
     "greenlang.testing.suite_audit",
     "greenlang.testing.suite_records",
+    "greenlang.testing.suite_tenants",
     "greenlang.testing.sqlite",
     "greenlang.testing.suite_kms",
 )

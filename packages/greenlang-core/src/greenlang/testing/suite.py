@@ -13,11 +13,12 @@ import pytest
 
 from greenlang.testing.suite_audit import AuditChecks
 from greenlang.testing.suite_records import RecordChecks
+from greenlang.testing.suite_tenants import TenantChecks
 
 __all__ = ["BackendConformance"]
 
 
-class BackendConformance(RecordChecks, AuditChecks):
+class BackendConformance(RecordChecks, TenantChecks, AuditChecks):
     """Every check of the storage contract in ``greenlang.auth.backends.base``.
 
     Provide: the ``backend`` fixture (an empty, open store), ``reopen``,

@@ -12,5 +12,5 @@ __all__ = ["HEAD", "INI", "SCRIPT_LOCATION"]
 
 SCRIPT_LOCATION = Path(__file__).parent
 INI = SCRIPT_LOCATION / "alembic.ini"
-HEAD = "002"
+HEAD = "003"
 """The newest revision; a test checks it matches the scripts, and backends refuse a database behind it."""

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 from greenlang.audit.events import AuditEvent
 from greenlang.errors import InputError
+from greenlang.ids import ID_PATTERN
 from greenlang.model import Record
 from greenlang.validation import parse
 
-__all__ = ["check_page", "check_list", "given_filters", "incoming", "changed", "check_update"]
+__all__ = ["check_page", "check_list", "check_tenant", "given_filters", "incoming", "changed", "check_update"]
 
 M = TypeVar("M", bound=Record)
 
 _MAX_ROWS = 2**63 - 1
 """The largest count a database can take (a 64-bit integer); beyond it a store would fail with its own error."""
+
+_MAX_TENANT = 64
+"""As long as a ``tenant_id`` column may be."""
 
 
 def check_page(limit: int | None, offset: int, offset_name: str = "offset") -> None:
@@ -25,6 +30,21 @@ def check_page(limit: int | None, offset: int, offset_name: str = "offset") -> N
         raise InputError(f"limit must be an integer from 0 to {_MAX_ROWS}, or None for no limit; got {limit!r}")
     if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= _MAX_ROWS:
         raise InputError(f"{offset_name} must be an integer from 0 to {_MAX_ROWS}; got {offset!r}")
+
+
+def check_tenant(tenant: object) -> str | None:
+    """A tenant to filter policy state on, or ``None`` for all of it; anything else no stored row could carry."""
+    if tenant is None:
+        return None
+    if isinstance(tenant, str) and len(tenant) <= _MAX_TENANT and re.fullmatch(ID_PATTERN, tenant):
+        return str(tenant)
+    shown = repr(tenant)
+    if len(shown) > 80:
+        shown = f"{shown[:80]}... ({len(tenant) if isinstance(tenant, str) else len(shown)} characters)"
+    raise InputError(
+        f"tenant must be None or an id of 1 to {_MAX_TENANT} letters, digits, '_', '.' or '-' such as 'acme-eu'; "
+        f"got {shown}"
+    )
 
 
 def check_list(items: object, call: str, what: str) -> None:

@@ -16,9 +16,10 @@ from typing import Any
 from greenlang.audit.chain import ChainHead, ChainReport
 from greenlang.audit.events import AuditEvent
 from greenlang.auth.backends import sqlite_trail
-from greenlang.auth.backends.arguments import check_list, check_page, given_filters
+from greenlang.auth.backends.arguments import check_list, check_page, check_tenant, given_filters
 from greenlang.auth.backends.base import StoredPolicyState
 from greenlang.auth.backends.sqlite_async import AsyncSQLiteBackend
+from greenlang.auth.backends.sqlite_load import load
 from greenlang.auth.backends.sqlite_records import SQLiteRecords
 from greenlang.auth.backends.sqlite_rows import ASSIGNMENTS, AUDIT_LOGS, PERMISSIONS, POLICIES, ROLES
 from greenlang.auth.backends.sqlite_store import operation
@@ -32,6 +33,8 @@ from greenlang.timeutil import Clock, isoformat, utcnow
 __all__ = ["SQLiteBackend", "AsyncSQLiteBackend", "StoredPolicyState"]
 
 _PAGE = 500
+_KEPT_STATES = 8
+"""Policy states kept for reuse at one revision: the whole store's and up to seven tenants'."""
 
 
 def stored_revision(conn: sqlite3.Connection) -> int:
@@ -60,7 +63,7 @@ class SQLiteBackend(SQLiteRecords):
         else:
             target = Path(path).expanduser()
         super().__init__(target, clock=clock, busy_timeout=busy_timeout)
-        self._state_cache: StoredPolicyState | None = None
+        self._state_cache: dict[str | None, StoredPolicyState] = {}
         self._cache_hits = 0
         self._cache_misses = 0
 
@@ -306,33 +309,43 @@ class SQLiteBackend(SQLiteRecords):
             return stored_revision(conn)
 
     @operation
-    def load_policy_state(self) -> StoredPolicyState:
-        """Read all policy state in one snapshot.
+    def load_policy_state(self, tenant: str | None = None) -> StoredPolicyState:
+        """Read all policy state in one snapshot, or with ``tenant`` its rows and the shared ones.
 
         Outside a transaction, a state already read at the same committed
         revision is reused: revisions only grow, one per committed write, so a
         committed revision names exactly one state. Inside a transaction the
         state may be uncommitted, so it is always read afresh and never kept.
         """
+        tenant = check_tenant(tenant)
         with self._lock:
             enclosed = self._depth > 0
             with self._read() as conn:
                 revision = stored_revision(conn)
-                cached = self._state_cache
+                cached = self._state_cache.get(tenant)
                 if not enclosed and cached is not None and cached.revision == revision:
                     self._cache_hits += 1
                     return cached
                 state = StoredPolicyState(
                     revision=revision,
-                    permissions=tuple(PERMISSIONS.find(conn)),
-                    roles=tuple(ROLES.find(conn)),
-                    policies=tuple(POLICIES.find(conn)),
-                    assignments=tuple(ASSIGNMENTS.find(conn)),
+                    permissions=tuple(load(conn, PERMISSIONS, tenant)),
+                    roles=tuple(load(conn, ROLES, tenant)),
+                    policies=tuple(load(conn, POLICIES, tenant)),
+                    assignments=tuple(load(conn, ASSIGNMENTS, tenant)),
                 )
             if not enclosed:
                 self._cache_misses += 1
-                self._state_cache = state
+                self._keep(tenant, state)
             return state
+
+    def _keep(self, tenant: str | None, state: StoredPolicyState) -> None:
+        """Keep ``state`` for reuse; states of older revisions, and the oldest kept beyond the limit, go."""
+        kept = {key: value for key, value in self._state_cache.items() if value.revision == state.revision}
+        kept.pop(tenant, None)
+        while len(kept) >= _KEPT_STATES:
+            del kept[next(iter(kept))]
+        kept[tenant] = state
+        self._state_cache = kept
 
     def get_statistics(self) -> dict[str, Any]:
         """Row counts and this object's operation counters (``get_statistics`` itself is not counted)."""

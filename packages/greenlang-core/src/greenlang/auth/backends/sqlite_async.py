@@ -285,8 +285,8 @@ class AsyncSQLiteBackend:
     async def revision(self) -> int:
         return await self._run(self._sync.revision)
 
-    async def load_policy_state(self) -> StoredPolicyState:
-        return await self._run(self._sync.load_policy_state)
+    async def load_policy_state(self, tenant: str | None = None) -> StoredPolicyState:
+        return await self._run(self._sync.load_policy_state, tenant)
 
     async def get_statistics(self) -> dict[str, Any]:
         return await self._run(self._sync.get_statistics)

@@ -11,11 +11,11 @@ import json
 import sqlite3
 
 from greenlang.auth.backends.sqlite_rows import PERMISSIONS, like_json_string
-from greenlang.auth.graph import check_parents
+from greenlang.auth.graph import check_parents, check_parents_exist, on_cycles, refuse_cycle
 from greenlang.auth.roles import Role
 from greenlang.errors import DuplicateError, NotFoundError
 
-__all__ = ["check_role", "check_unique_name", "unlink"]
+__all__ = ["RoleBatch", "check_role", "check_unique_name", "unlink"]
 
 
 def check_unique_name(
@@ -30,18 +30,57 @@ def check_unique_name(
 
 def check_role(conn: sqlite3.Connection, role: Role) -> None:
     """Refuse unknown permissions, unknown parents and parent cycles for ``role``."""
+    _check_permissions(conn, role)
+    names, parents_of = _graph(conn)
+    check_parents(role.role_id, role.role_name, role.parent_roles, names, parents_of)
+
+
+def _check_permissions(conn: sqlite3.Connection, role: Role) -> None:
     for permission_id in role.permissions:
         if not PERMISSIONS.exists(conn, permission_id):
             raise NotFoundError(
                 f"role {role.role_name!r} lists permission {permission_id!r}, which does not exist; "
                 "create it first or remove it from the role"
             )
+
+
+def _graph(conn: sqlite3.Connection) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Every stored role's name and parents."""
     names: dict[str, str] = {}
     parents_of: dict[str, list[str]] = {}
     for role_id, role_name, parents in conn.execute("SELECT role_id, role_name, parent_roles FROM roles"):
         names[role_id] = role_name
         parents_of[role_id] = json.loads(parents)
-    check_parents(role.role_id, role.role_name, role.parent_roles, names, parents_of)
+    return names, parents_of
+
+
+class RoleBatch:
+    """The checks of ``check_role`` for many new roles, with the role graph read once rather than once per role.
+
+    Each role is checked as it comes, against the stored roles and the ones
+    before it, so the first bad role is refused with the same message a
+    single create would give; ``finish`` then looks for cycles over the whole
+    batch in one pass.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._names, self._parents_of = _graph(conn)
+        self._added: list[Role] = []
+
+    def check(self, role: Role) -> None:
+        _check_permissions(self._conn, role)
+        check_parents_exist(role.role_id, role.role_name, role.parent_roles, self._names)
+        self._names[role.role_id] = role.role_name
+        self._parents_of[role.role_id] = list(role.parent_roles)
+        self._added.append(role)
+
+    def finish(self) -> None:
+        """Refuse the first role of the batch that lies on a parent cycle."""
+        cyclic = on_cycles(self._parents_of, (role.role_id for role in self._added))
+        for role in self._added:
+            if role.role_id in cyclic:
+                refuse_cycle(role.role_id, role.role_name, self._names, self._parents_of)
 
 
 def unlink(conn: sqlite3.Connection, column: str, removed_id: str, when: str) -> list[str]:

@@ -38,12 +38,15 @@ class SQLiteRecords(SQLiteStore):
     def _remove(self, conn: sqlite3.Connection, table: Table[M], key: str) -> None:
         table.delete(conn, key)
 
-    def _check(self, conn: sqlite3.Connection, record: Record) -> None:
+    def _check(self, conn: sqlite3.Connection, record: Record, batch: sqlite_links.RoleBatch | None = None) -> None:
         if isinstance(record, Role):
             sqlite_links.check_unique_name(
                 conn, "roles", "role_id", "role_name", record.role_name, record.role_id, "role"
             )
-            sqlite_links.check_role(conn, record)
+            if batch is None:
+                sqlite_links.check_role(conn, record)
+            else:
+                batch.check(record)
         elif isinstance(record, Policy):
             sqlite_links.check_unique_name(
                 conn, "policies", "policy_id", "policy_name", record.policy_name, record.policy_id, "policy"
@@ -54,12 +57,19 @@ class SQLiteRecords(SQLiteStore):
             )
 
     def _create(
-        self, conn: sqlite3.Connection, table: Table[M], record: M, actor: str | None, *, audit: bool = True
+        self,
+        conn: sqlite3.Connection,
+        table: Table[M],
+        record: M,
+        actor: str | None,
+        *,
+        audit: bool = True,
+        batch: sqlite_links.RoleBatch | None = None,
     ) -> M:
         key = getattr(record, table.key)
         if table.exists(conn, key):
             raise DuplicateError(f"{table.what} {key!r} already exists; use update_{table.kind} to change it")
-        self._check(conn, record)
+        self._check(conn, record, batch)
         self._insert(conn, table, record)
         if audit:
             self._record(conn, table.kind, "created", key, actor, {"after": record.model_dump(mode="json")})
@@ -109,7 +119,10 @@ class SQLiteRecords(SQLiteStore):
         check_list(items, "bulk create", f"{table.what}s")
         records = [self._incoming(table, item, f"{table.what}[{index}]") for index, item in enumerate(items)]
         with self._write() as conn:
-            created = [self._create(conn, table, record, actor, audit=False) for record in records]
+            batch = sqlite_links.RoleBatch(conn) if table is ROLES and records else None
+            created = [self._create(conn, table, record, actor, audit=False, batch=batch) for record in records]
+            if batch is not None:
+                batch.finish()
             dumps = [record.model_dump(mode="json") for record in created]
             for chunk in chunks(dumps):
                 self._record(conn, table.kind, BULK_VERB, None, actor, {"created": dumps[chunk.start : chunk.stop]})

@@ -31,7 +31,16 @@ from greenlang.jsonvalue import loads_strict
 from greenlang.model import Record
 from greenlang.validation import describe
 
-__all__ = ["Table", "PERMISSIONS", "ROLES", "POLICIES", "ASSIGNMENTS", "AUDIT_LOGS", "like_json_string"]
+__all__ = [
+    "Table",
+    "PERMISSIONS",
+    "ROLES",
+    "POLICIES",
+    "ASSIGNMENTS",
+    "AUDIT_LOGS",
+    "json_column",
+    "like_json_string",
+]
 
 M = TypeVar("M", bound=Record)
 
@@ -56,9 +65,7 @@ class Table(Generic[M]):
         """Column values for ``record``."""
         data = record.model_dump(mode="json")
         for column in self.json_columns:
-            data[column] = json.dumps(
-                _whole_floats_as_ints(data[column]), ensure_ascii=False, separators=(",", ":"), sort_keys=True
-            )
+            data[column] = json_column(data[column])
         for column in self.bool_columns:
             data[column] = int(data[column])
         return data
@@ -174,6 +181,14 @@ def _whole_floats_as_ints(value: Any) -> Any:
     if isinstance(value, list):
         return [_whole_floats_as_ints(item) for item in value]
     return value
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def json_column(value: Any) -> str:
+    """The one text a JSON column holds for ``value``: compact, sorted keys, whole floats as integers."""
+    return _ENCODER.encode(_whole_floats_as_ints(value))
 
 
 def like_json_string(value: str) -> str:

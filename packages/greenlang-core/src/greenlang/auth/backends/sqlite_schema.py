@@ -14,7 +14,10 @@ from greenlang.errors import StoreError
 
 __all__ = ["SCHEMA_VERSION", "connect", "ensure_schema"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: the seed's tables and the chain; 2: ``tenant_id`` on the four policy tables."""
+
+_TENANT_TABLES = ("permissions", "roles", "policies", "role_assignments")
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -32,7 +35,8 @@ CREATE TABLE IF NOT EXISTS permissions (
     created_at TEXT NOT NULL,
     updated_at TEXT,
     created_by TEXT,
-    provenance_hash TEXT
+    provenance_hash TEXT,
+    tenant_id TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_permissions_resource_action ON permissions (resource, action);
 CREATE INDEX IF NOT EXISTS idx_permissions_effect_scope ON permissions (effect, scope);
@@ -48,7 +52,8 @@ CREATE TABLE IF NOT EXISTS roles (
     updated_at TEXT,
     created_by TEXT,
     is_system_role INTEGER NOT NULL DEFAULT 0,
-    priority INTEGER NOT NULL DEFAULT 0
+    priority INTEGER NOT NULL DEFAULT 0,
+    tenant_id TEXT
 );
 CREATE TABLE IF NOT EXISTS policies (
     policy_id TEXT PRIMARY KEY,
@@ -63,7 +68,8 @@ CREATE TABLE IF NOT EXISTS policies (
     updated_at TEXT,
     created_by TEXT,
     valid_from TEXT,
-    expires_at TEXT
+    expires_at TEXT,
+    tenant_id TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_policies_enabled ON policies (enabled);
 CREATE TABLE IF NOT EXISTS role_assignments (
@@ -75,7 +81,8 @@ CREATE TABLE IF NOT EXISTS role_assignments (
     expires_at TEXT,
     metadata TEXT NOT NULL DEFAULT '{}',
     created_at TEXT NOT NULL,
-    created_by TEXT
+    created_by TEXT,
+    tenant_id TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_role_assignments_subject ON role_assignments (subject);
 CREATE INDEX IF NOT EXISTS idx_role_assignments_role ON role_assignments (role_id);
@@ -104,6 +111,9 @@ CREATE TABLE IF NOT EXISTS audit_chain_head (
     hash TEXT NOT NULL
 );
 """
+
+_TENANT_INDEXES = [f"CREATE INDEX IF NOT EXISTS idx_{table}_tenant ON {table} (tenant_id)" for table in _TENANT_TABLES]
+"""Made after any upgrade, since a version 1 file gains the column only then."""
 
 
 def connect(path: str | Path, busy_timeout: float) -> sqlite3.Connection:
@@ -136,7 +146,7 @@ def connect(path: str | Path, busy_timeout: float) -> sqlite3.Connection:
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create missing tables and refuse a database written by a newer schema."""
+    """Create missing tables, upgrade an older file in place, and refuse one written by a newer schema."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         for statement in _TABLES.split(";"):
@@ -151,7 +161,21 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
                 f"the store uses schema version {row[0]}, newer than this greenlang-core understands "
                 f"({SCHEMA_VERSION}); upgrade greenlang-core"
             )
+        elif row[0] < 2:
+            _add_tenants(conn)
+        for statement in _TENANT_INDEXES:
+            conn.execute(statement)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _add_tenants(conn: sqlite3.Connection) -> None:
+    """Version 1 to 2: every policy row stays shared by all tenants (``tenant_id`` NULL).
+
+    Adding a nullable column rewrites no row, so a row keeps the canonical form it was written in.
+    """
+    for table in _TENANT_TABLES:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN tenant_id TEXT")
+    conn.execute("UPDATE meta SET value = 2 WHERE key = 'schema_version'")
