@@ -115,3 +115,4 @@ def bench(session: nox.Session) -> None:
     session.run("python", "bench/kms_gcp_batch.py", *session.posargs)
     session.install("pycasbin", "cedarpy")
     session.run("python", "bench/authz.py", *session.posargs)
+    session.run("python", "bench/authz_load.py", *session.posargs)

@@ -54,6 +54,7 @@ PROBE = 3
 MIN_SUBSET = 20
 PEERS = (casbin_fast, cedar_per_org, cedar_all, casbin_enforcer)
 OURS = "greenlang Authorizer (pinned snapshot)"
+OURS_UNCACHED = "greenlang Authorizer, decision cache off"
 
 
 @dataclass(frozen=True)
@@ -167,9 +168,9 @@ def our_request(check: Check) -> tuple[str, str, str, dict[str, str]]:
     return check.user, check.action, check.resource, {"org": check.org}
 
 
-def our_session(snapshot: PolicySnapshot) -> Callable[[], Callable[[Any], bool]]:
+def our_session(snapshot: PolicySnapshot, cached: bool = True) -> Callable[[], Callable[[Any], bool]]:
     def session() -> Callable[[Any], bool]:
-        authorizer = Authorizer(snapshot=snapshot)
+        authorizer = Authorizer(snapshot=snapshot) if cached else Authorizer(snapshot=snapshot, cache_size=0)
         return lambda req: authorizer.check(*req).allowed
 
     return session
@@ -220,42 +221,55 @@ def repeated_check(snapshot: PolicySnapshot, w: Workload, requests: int, budget_
 _MEMORY_CHILD = """
 import gc, json, sys, time
 sys.path.insert(0, sys.argv[1])
-from authz_workload import generate, our_records
+from authz_workload import generate, our_records, org_slices
 from greenlang.auth.snapshot import PolicySnapshot
+import greenlang.auth.engine
 
 def rss_mb():
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
 
-def build(w):
-    r = our_records(w)
-    return PolicySnapshot.from_records(
-        permissions=r.permissions, roles=r.roles, assignments=r.assignments, policies=r.policies
-    )
+def streamed(w, kind):
+    for part in org_slices(w, 20):
+        yield from getattr(our_records(part), kind)
 
 w = generate(int(sys.argv[2]), 0)
 gc.collect()
 before = rss_mb()
-snapshot = build(w)
+if sys.argv[3] == "streamed":
+    kinds = ("permissions", "roles", "assignments", "policies")
+    snapshot = PolicySnapshot.from_records(**{kind: streamed(w, kind) for kind in kinds})
+else:
+    r = our_records(w)
+    snapshot = PolicySnapshot.from_records(
+        permissions=r.permissions, roles=r.roles, assignments=r.assignments, policies=r.policies
+    )
+    del r
 gc.collect()
-after = rss_mb()
-del snapshot
-gc.collect()
-import tracemalloc
-tracemalloc.start()
-snapshot = build(w)
-gc.collect()
-traced = tracemalloc.get_traced_memory()[0] / 2**20
-print(json.dumps({"rss_before_mb": before, "snapshot_rss_mb": after - before, "snapshot_traced_mb": traced}))
+print(json.dumps({"rss_mb": rss_mb() - before, "process_rss_mb": rss_mb()}))
 """
 
 
 def snapshot_memory(size: int) -> dict[str, float]:
-    """RSS growth of a fresh interpreter while it builds the snapshot (records included), and its tracemalloc size."""
-    done = subprocess.run(
-        [sys.executable, "-c", _MEMORY_CHILD, str(BENCH), str(size)], capture_output=True, text=True, check=True
-    )
-    values: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    """RSS growth of a fresh interpreter while it builds the snapshot, with records streamed in and all at once.
+
+    Streamed: records are made one slice of organisations at a time and packed as
+    they arrive, so what stays is the snapshot. All at once: every record is in
+    memory beside the snapshot while it is built, as after ``load_policy_state``;
+    freed records leave the interpreter's arenas fragmented, so RSS stays near
+    that peak.
+    """
+    values: dict[str, float] = {}
+    for how, key in (("streamed", "streamed_rss_mb"), ("listed", "snapshot_rss_mb")):
+        done = subprocess.run(
+            [sys.executable, "-c", _MEMORY_CHILD, str(BENCH), str(size), how],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        measured = json.loads(done.stdout.strip().splitlines()[-1])
+        values[key] = measured["rss_mb"]
+        values[key.replace("_rss_mb", "_process_rss_mb")] = measured["process_rss_mb"]
     return values
 
 
@@ -314,6 +328,11 @@ def bench_size(size: int, profile: Profile, requests: int, work: Path, store: bo
     ours = run_engine(OURS, our_request, our_session(snapshot), w, requests, profile, build_s, everything=True)
     phases[OURS] = time.perf_counter() - mark
     mark = time.perf_counter()
+    uncached = run_engine(
+        OURS_UNCACHED, our_request, our_session(snapshot, cached=False), w, requests, profile, build_s, everything=True
+    )
+    phases[OURS_UNCACHED] = time.perf_counter() - mark
+    mark = time.perf_counter()
     extra: dict[str, Any] = {
         "records_s": records_s,
         "build_s": build_s,
@@ -325,7 +344,10 @@ def bench_size(size: int, profile: Profile, requests: int, work: Path, store: bo
     if store:
         extra["store"] = store_round_trip(w, work)
     phases["ours: repeat, memory, store"] = time.perf_counter() - mark
-    results = [ours]
+    if uncached.decisions != ours.decisions:
+        print(f"DISAGREEMENT at {size:,} rules: our decision cache changed an answer", file=sys.stderr)
+        raise SystemExit(1)
+    results = [ours, uncached]
     for make in PEERS:
         mark = time.perf_counter()
         result = run_peer(make, w, work, requests, profile, size)
@@ -357,17 +379,18 @@ def goals(reports: list[SizeReport]) -> list[tuple[str, str, str, str]]:
     rows: list[tuple[str, str, str, str]] = []
     for size in (10_000, 100_000):
         if size in by_size:
-            ours, *peers = by_size[size].results
+            ours, uncached, *peers = by_size[size].results
             best = max(peers, key=lambda r: r.rate)
-            ratio = ours.rate / best.rate
-            rows.append(
-                (
-                    f"throughput at {size:,}",
-                    ">= 10x fastest peer",
-                    f"{ours.rate:,.0f}/s = {ratio:.2f}x {best.engine} ({best.rate:,.0f}/s)",
-                    "met" if ratio >= 10 else "missed",
+            for mine in (ours, uncached):
+                ratio = mine.rate / best.rate
+                rows.append(
+                    (
+                        f"throughput at {size:,}" + ("" if mine is ours else ", decision cache off"),
+                        ">= 10x fastest peer",
+                        f"{mine.rate:,.0f}/s = {ratio:.2f}x {best.engine} ({best.rate:,.0f}/s)",
+                        verdict(ratio >= 10),
+                    )
                 )
-            )
     if 1_000 in by_size and 100_000 in by_size:
         low, high = by_size[1_000].results[0].p99_us, by_size[100_000].results[0].p99_us
         if low and high:
@@ -381,16 +404,25 @@ def goals(reports: list[SizeReport]) -> list[tuple[str, str, str, str]]:
             )
     last = reports[-1]
     where = f"at {last.size:,}" if last.size >= 100_000 else f"at {last.size:,}, goal is at 100,000"
-    p50 = last.results[0].p50_us or 0.0
-    rows.append(("warm latency", "p50 <= 20 µs", f"{p50:,.1f} µs {where}", verdict(p50 <= 20)))
+    p50 = last.results[1].p50_us or 0.0
+    rows.append(("warm latency", "p50 <= 20 µs", f"{p50:,.1f} µs {where}, decision cache off", verdict(p50 <= 20)))
     stats = last.ours["repeat"]["statistics"]
     repeat = last.ours["repeat"]["p50_us"] or 0.0
     if stats is None:
         rows.append(("cache hit", "<= 3 µs", f"no decision cache; same request again: {repeat:,.1f} µs", "missed"))
     else:
         rows.append(("cache hit", "<= 3 µs", f"same request again: {repeat:,.1f} µs ({stats})", verdict(repeat <= 3)))
-    memory = last.ours["memory"]["snapshot_rss_mb"] * 2**20 / 1e6
-    rows.append(("memory", "snapshot <= 200 MB RSS", f"{memory:,.0f} MB {where}", verdict(memory <= 200)))
+    memory = last.ours["memory"]
+    streamed = memory["streamed_rss_mb"] * 2**20 / 1e6
+    listed = memory["snapshot_rss_mb"] * 2**20 / 1e6
+    rows.append(
+        (
+            "memory",
+            "snapshot <= 200 MB RSS",
+            f"{streamed:,.0f} MB {where}, records streamed in; {listed:,.0f} MB with every record in memory at once",
+            verdict(streamed <= 200),
+        )
+    )
     build = last.ours["build_s"]
     rows.append(("load", "snapshot build < 2 s", f"{build:.2f} s {where}", verdict(build < 2)))
     return rows
@@ -432,7 +464,7 @@ def print_report(reports: list[SizeReport], meta: dict[str, Any]) -> None:
                 fmt_us(result.p50_us),
                 fmt_us(result.p99_us),
                 fmt_rate(result.rate),
-                "" if result is ours else f"{ours.rate / result.rate:,.2f}x",
+                "" if result.engine.startswith("greenlang") else f"{ours.rate / result.rate:,.2f}x",
             )
         table.add_section()
     console.print(table)
@@ -445,8 +477,9 @@ def print_report(reports: list[SizeReport], meta: dict[str, Any]) -> None:
         )
         line = (
             f"  ours: records validated in {extra['records_s']:.2f} s, snapshot built in {extra['build_s']:.2f} s;"
-            f" snapshot {memory['snapshot_rss_mb']:,.1f} MiB RSS ({memory['snapshot_traced_mb']:,.1f} MiB tracemalloc,"
-            f" records included); each of {repeat['requests']} requests repeated 20 times: p50 "
+            f" snapshot {memory['streamed_rss_mb']:,.1f} MiB RSS with records streamed in (process"
+            f" {memory['streamed_process_rss_mb']:,.0f} MiB), {memory['snapshot_rss_mb']:,.1f} MiB with every record"
+            f" in memory at once; each of {repeat['requests']} requests repeated 20 times: p50 "
             f"{fmt_us(repeat['p50_us'])}, p99 {fmt_us(repeat['p99_us'])}"
             f" ({'decision cache: ' + str(repeat['statistics']) if repeat['statistics'] else 'no decision cache'})"
         )

@@ -25,7 +25,18 @@ from greenlang.auth.permissions import Permission, PermissionEffect
 from greenlang.auth.policies import Policy, PolicyRule, PolicyType
 from greenlang.auth.roles import Role, RoleAssignment
 
-__all__ = ["ACTIONS", "Check", "Member", "Records", "RoleDef", "Rule", "Workload", "generate", "our_records"]
+__all__ = [
+    "ACTIONS",
+    "Check",
+    "Member",
+    "Records",
+    "RoleDef",
+    "Rule",
+    "Workload",
+    "generate",
+    "org_slices",
+    "our_records",
+]
 
 ACTIONS = ("read", "write", "export", "approve")
 RULES_PER_ORG = 100
@@ -233,6 +244,22 @@ def generate(size: int, requests: int, seed: int = 7) -> Workload:
     return Workload(size, seed, orgs, tuple(roles), tuple(rules), tuple(members), tuple(checks))
 
 
+def org_slices(w: Workload, count: int) -> Iterable[Workload]:
+    """The workload cut into ``count`` slices of whole organisations (no requests), for streaming it in."""
+    step = max(1, -(-len(w.orgs) // count))
+    for start in range(0, len(w.orgs), step):
+        orgs = frozenset(w.orgs[start : start + step])
+        yield Workload(
+            w.size,
+            w.seed,
+            tuple(o for o in w.orgs if o in orgs),
+            tuple(r for r in w.roles if r.org in orgs),
+            tuple(r for r in w.rules if r.org in orgs),
+            tuple(m for m in w.members if m.org in orgs),
+            (),
+        )
+
+
 # -- ours ------------------------------------------------------------------------------------------------------------
 
 
@@ -290,9 +317,9 @@ def our_records(w: Workload) -> Records:
     ]
     assignments = [
         RoleAssignment(
-            assignment_id=f"a{index}.{role}", subject=m.user, role_id=f"{m.org}.{role}", scope=f"org:{m.org}"
+            assignment_id=f"a.{m.org}.{m.user}.{role}", subject=m.user, role_id=f"{m.org}.{role}", scope=f"org:{m.org}"
         )
-        for index, m in enumerate(w.members)
+        for m in w.members
         for role in m.roles
     ]
     policies = [

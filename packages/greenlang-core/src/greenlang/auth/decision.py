@@ -35,6 +35,7 @@ __all__ = [
     "rule_verdict",
     "assignment_problem",
     "combine",
+    "conclude",
 ]
 
 Context = Mapping[str, Any]
@@ -203,16 +204,15 @@ def conditions_verdict(conditions: Sequence[Condition], effect: PermissionEffect
 
 def permission_verdict(cp: CompiledPermission, request: Request) -> tuple[bool, str]:
     """Whether a permission applies to the request, and why (the first check that failed, if any)."""
-    permission = cp.permission
-    if permission.action not in (ANY_ACTION, request.action):
-        return False, f"action {permission.action} does not match {request.action}"
+    if cp.action not in (ANY_ACTION, request.action):
+        return False, f"action {cp.action} does not match {request.action}"
     if not cp.pattern.matches(request.parts):
-        return False, f"pattern {permission.resource} does not match {request.resource}"
+        return False, f"pattern {cp.pattern.text} does not match {request.resource}"
     if cp.scope is not None:
         problem = scope_problem(cp.scope, request.context)
         if problem:
             return False, problem
-    return conditions_verdict(permission.conditions, permission.effect, request.context)
+    return conditions_verdict(cp.conditions, cp.effect, request.context)
 
 
 def policy_problem(rule: CompiledRule, now: datetime) -> str | None:
@@ -281,26 +281,46 @@ def note(why: str) -> str:
 
 def combine(snapshot: PolicySnapshot, request: Request, hits: list[Hit], started: float) -> Decision:
     """Deny overrides allow; no allow means deny; priority only orders the deciding rules."""
-    denies = sorted((h for h in hits if h.effect is PermissionEffect.DENY), key=lambda h: (-h.priority, h.rule_id))
-    allows = sorted((h for h in hits if h.effect is PermissionEffect.ALLOW), key=lambda h: (-h.priority, h.rule_id))
-    deciding = denies or allows
+    return conclude(snapshot.revision, request.subject, request.action, request.resource, request.now, hits, started)
+
+
+def conclude(
+    revision: int, subject: str, action: str, resource: str, now: datetime, hits: list[Hit], started: float
+) -> Decision:
+    """``combine`` for callers that hold the request's parts rather than a ``Request``."""
+    if not hits:
+        return Decision(
+            False,
+            f"No rule allows {subject} to {action} {resource}.",
+            (),
+            now,
+            (time.perf_counter() - started) * 1000,
+            subject,
+            action,
+            resource,
+            revision,
+        )
+    denies = sorted((h for h in hits if h.effect is PermissionEffect.DENY), key=_order)
+    allows = sorted((h for h in hits if h.effect is PermissionEffect.ALLOW), key=_order) if not denies else []
     if denies:
         reason = f"Denied by {denies[0].summary}{denies[0].note}{_more(denies, 'deny')}."
-    elif allows:
-        reason = f"Allowed by {allows[0].summary}{_more(allows, 'allow')}."
     else:
-        reason = f"No rule allows {request.subject} to {request.action} {request.resource}."
+        reason = f"Allowed by {allows[0].summary}{_more(allows, 'allow')}."
     return Decision(
-        allowed=not denies and bool(allows),
-        reason=reason,
-        deciding_rules=tuple(h.rule_id for h in deciding),
-        evaluated_at=request.now,
-        elapsed_ms=(time.perf_counter() - started) * 1000,
-        subject=request.subject,
-        action=request.action,
-        resource=request.resource,
-        revision=snapshot.revision,
+        not denies,
+        reason,
+        tuple(h.rule_id for h in denies or allows),
+        now,
+        (time.perf_counter() - started) * 1000,
+        subject,
+        action,
+        resource,
+        revision,
     )
+
+
+def _order(hit: Hit) -> tuple[int, str]:
+    return -hit.priority, hit.rule_id
 
 
 def _more(hits: list[Hit], effect: str) -> str:

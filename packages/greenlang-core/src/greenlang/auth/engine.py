@@ -8,12 +8,16 @@ deciding rules and picks the one the reason names; it never changes the answer.
 
 from __future__ import annotations
 
+import asyncio
 import math
+import re
+import threading
 import time
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
+from greenlang.auth.checker import decide
 from greenlang.auth.conditions import MISSING
 from greenlang.auth.decision import (
     Decision,
@@ -28,16 +32,19 @@ from greenlang.auth.decision import (
     permission_verdict,
     rule_verdict,
 )
-from greenlang.auth.patterns import SEPARATOR, validate_resource
-from greenlang.auth.permissions import Permission, validate_action
+from greenlang.auth.decision_cache import DEFAULT_MAX_ENTRIES, CacheStats, DecisionCache
+from greenlang.auth.patterns import MAX_LENGTH, SEPARATOR, validate_resource
+from greenlang.auth.permissions import ACTION_PATTERN, Permission, validate_action
 from greenlang.auth.roles import Role
 from greenlang.auth.snapshot import (
     ANY_ACTION,
     AsyncPolicySource,
     PolicySnapshot,
     PolicySource,
+    PolicyStateLike,
 )
 from greenlang.errors import InputError
+from greenlang.ids import ID_PATTERN
 from greenlang.timeutil import Clock, to_utc, utcnow
 
 __all__ = ["Authorizer", "AsyncAuthorizer", "expand_context"]
@@ -54,9 +61,18 @@ def expand_context(context: Context | None) -> dict[str, Any]:
         return {}
     if not isinstance(context, Mapping):
         raise InputError("context must be a mapping of attribute names to values, such as {'org': 'acme'}")
+    for key, value in context.items():
+        if type(key) is not str or type(value) not in _PLAIN or not key or "." in key:
+            break
+    else:
+        return dict(context)
     result: dict[str, Any] = {}
     _merge_into(result, context, "")
     return result
+
+
+_PLAIN = frozenset({str, bool, type(None)})
+"""Value types a flat context can hold with nothing to nest or check (numbers are checked for JSON range)."""
 
 
 def _merge_into(target: dict[str, Any], source: Mapping[Any, Any], prefix: str) -> None:
@@ -127,6 +143,26 @@ def _check_request(subject: Any, action: Any, resource: Any) -> None:
         raise InputError(f"resource: {exc}") from None
 
 
+_PLAIN_RESOURCE = re.compile(r"[A-Za-z0-9_.@/+=\-]+(?::[A-Za-z0-9_.@/+=\-]+)*")
+
+
+def _check_request_fast(subject: Any, action: Any, resource: Any) -> None:
+    """Accept the common well-formed request in one pass; anything else gets ``_check_request``'s full say."""
+    if (
+        type(subject) is str
+        and type(action) is str
+        and type(resource) is str
+        and 0 < len(subject) <= 255
+        and len(resource) <= MAX_LENGTH
+        and action != ANY_ACTION
+        and ACTION_PATTERN.fullmatch(action)
+        and _PLAIN_RESOURCE.fullmatch(resource)
+        and subject.strip()
+    ):
+        return
+    _check_request(subject, action, resource)
+
+
 def _check_subject(subject: Any) -> None:
     if not isinstance(subject, str) or not subject.strip() or len(subject) > 255:
         raise InputError("subject must be a non-empty name of at most 255 characters, such as 'alice@example.com'")
@@ -191,13 +227,12 @@ def _evaluate(snapshot: PolicySnapshot, request: Request, trace: list[RuleTrace]
                 continue
             seen.add(cp.id)
             applies, why = permission_verdict(cp, request)
-            permission = cp.permission
             if trace is not None:
                 trace.append(
                     RuleTrace(
                         cp.id,
                         RuleKind.PERMISSION,
-                        permission.effect,
+                        cp.effect,
                         applies,
                         why,
                         role.priority,
@@ -208,10 +243,9 @@ def _evaluate(snapshot: PolicySnapshot, request: Request, trace: list[RuleTrace]
                 )
             if applies:
                 summary = (
-                    f"permission {cp.id} ({permission.effect.value} {permission.action} on {permission.resource})"
-                    f" via role {role.role_name}"
+                    f"permission {cp.id} ({cp.effect.value} {cp.action} on {cp.pattern.text}) via role {role.role_name}"
                 )
-                hits.append(Hit(cp.id, permission.effect, role.priority, summary, note(why)))
+                hits.append(Hit(cp.id, cp.effect, role.priority, summary, note(why)))
     role_names = {role.role_name for role, _ in roles}
     for cr in snapshot.policy_rules(wanted):
         applies, why, via_role = rule_verdict(cr, request, role_names)
@@ -268,42 +302,186 @@ def _permissions(roles: list[Role], snapshot: PolicySnapshot) -> list[Permission
     return list(seen.values())
 
 
-class Authorizer:
+_TENANT = re.compile(ID_PATTERN)
+
+
+class _Live(NamedTuple):
+    """A snapshot and its decision cache, swapped in together so a check never pairs one with the other's."""
+
+    snapshot: PolicySnapshot
+    cache: DecisionCache | None
+
+
+class _Host:
+    """What the sync and async authorizers share: the live snapshot, the fast check and the statistics."""
+
+    def __init__(
+        self, snapshot: PolicySnapshot | None, clock: Clock, tenant: str | None, cache_size: int, max_staleness: float
+    ) -> None:
+        if tenant is not None and (not isinstance(tenant, str) or len(tenant) > 64 or not _TENANT.fullmatch(tenant)):
+            raise InputError("tenant must be an id of at most 64 letters, digits and _.- such as 'org-1'")
+        if not isinstance(cache_size, int) or isinstance(cache_size, bool) or cache_size < 0:
+            raise InputError("cache_size must be a whole number of decisions, 0 to turn the decision cache off")
+        if (
+            not isinstance(max_staleness, int | float)
+            or isinstance(max_staleness, bool)
+            or not 0 <= max_staleness <= 3600
+        ):
+            raise InputError("max_staleness must be seconds from 0 (ask the store before every check) to 3600")
+        self._clock = clock
+        self._tenant = tenant
+        self._cache_size = cache_size
+        self._max_staleness = float(max_staleness)
+        self._next_poll = 0.0
+        self._stats = CacheStats()
+        self._reloads = 0
+        self._build_ms = 0.0
+        self._live: _Live | None = None if snapshot is None else self._wrap(snapshot)
+
+    @property
+    def tenant(self) -> str | None:
+        """The tenant whose rows this authorizer loads, or ``None`` for the whole store."""
+        return self._tenant
+
+    def _recent(self, live: _Live | None) -> bool:
+        """Whether ``live`` may answer without asking the store for its revision (within ``max_staleness``)."""
+        return live is not None and self._max_staleness > 0 and time.monotonic() < self._next_poll
+
+    def _asked(self) -> None:
+        if self._max_staleness > 0:
+            self._next_poll = time.monotonic() + self._max_staleness
+
+    def _wrap(self, snapshot: PolicySnapshot) -> _Live:
+        cache = DecisionCache(snapshot, self._stats, self._cache_size) if self._cache_size else None
+        return _Live(snapshot, cache)
+
+    def _install(self, state: PolicyStateLike) -> _Live:
+        started = time.perf_counter()
+        live = self._wrap(PolicySnapshot.build(state))
+        self._build_ms = (time.perf_counter() - started) * 1000
+        self._reloads += 1
+        self._live = live
+        return live
+
+    def _check(
+        self, live: _Live, subject: str, action: str, resource: str, context: Context | None, now: datetime | None
+    ) -> Decision:
+        started = time.perf_counter()
+        expanded = expand_context(context)
+        moment = self._clock() if now is None else now
+        if moment.tzinfo is not UTC:
+            moment = to_utc(moment)
+        cache = live.cache
+        key = None
+        if cache is not None and type(subject) is str and type(action) is str and type(resource) is str:
+            # A key is only ever stored after its request passed validation, so a hit needs none.
+            key = cache.key(subject, action, resource, expanded)
+            if key is not None:
+                known = cache.get(key, moment, started)
+                if known is not None:
+                    return known
+        _check_request_fast(subject, action, resource)
+        parts = resource.split(SEPARATOR)
+        decision = decide(live.snapshot, subject, action, resource, parts, expanded, moment, started)
+        if cache is not None and key is not None:
+            cache.put(key, moment, decision)
+        return decision
+
+    def _statistics(self) -> dict[str, Any]:
+        live = self._live
+        cache = None if live is None else live.cache
+        snapshot = None if live is None else live.snapshot
+        return {
+            "tenant": self._tenant,
+            "revision": None if snapshot is None else snapshot.revision,
+            "reloads": self._reloads,
+            "last_build_ms": self._build_ms,
+            "permissions": 0 if snapshot is None else len(snapshot.permissions),
+            "roles": 0 if snapshot is None else len(snapshot.roles),
+            "policy_rules": 0 if snapshot is None else len(snapshot.policy_rules()),
+            "decision_cache": self._stats.as_dict(0 if cache is None else len(cache), self._cache_size),
+        }
+
+
+class Authorizer(_Host):
     """Answers checks against a snapshot, reloading it from ``backend`` when the store's revision moves.
 
     ``backend`` is any ``AuthBackend`` (only ``revision()`` and
     ``load_policy_state()`` are used); ``snapshot`` starts from a given view,
     e.g. in tests. ``clock`` supplies "now" unless a call passes ``now``.
+    ``tenant`` loads only that tenant's rows and the shared ones.
+    ``cache_size`` bounds the decision cache (0 turns it off).
+    ``max_staleness`` lets answers lag a write by up to that many seconds, so
+    the store's revision is read at most that often instead of before every
+    check (a round trip each on PostgreSQL).
+
+    A reload builds the new snapshot beside the old one and swaps it in with
+    one assignment; checks arriving meanwhile are answered from the old one,
+    and every check runs to the end on the snapshot it started with.
     """
 
     def __init__(
-        self, backend: PolicySource | None = None, *, snapshot: PolicySnapshot | None = None, clock: Clock = utcnow
+        self,
+        backend: PolicySource | None = None,
+        *,
+        snapshot: PolicySnapshot | None = None,
+        clock: Clock = utcnow,
+        tenant: str | None = None,
+        cache_size: int = DEFAULT_MAX_ENTRIES,
+        max_staleness: float = 0.0,
     ) -> None:
         if backend is None and snapshot is None:
             raise InputError("Authorizer needs a backend or a snapshot; pass one of them")
+        if backend is None and tenant is not None:
+            raise InputError("tenant needs a backend to load from; pass backend= as well")
+        super().__init__(snapshot, clock, tenant, cache_size, max_staleness)
         self._backend = backend
-        self._snapshot = snapshot
-        self._clock = clock
+        self._reloading = threading.Lock()
+
+    def _live_now(self) -> _Live:
+        live = self._live
+        backend = self._backend
+        if backend is None or self._recent(live):
+            assert live is not None  # the constructor needs a backend or a snapshot
+            return live
+        revision = backend.revision()
+        self._asked()
+        if live is None or revision != live.snapshot.revision:
+            if live is not None and not self._reloading.acquire(blocking=False):
+                return live  # another thread is reloading: answer from what we have
+            if live is None:
+                self._reloading.acquire()
+            try:
+                if self._live is live:
+                    return self._install(self._load(backend))
+            finally:
+                self._reloading.release()
+            assert self._live is not None
+            return self._live
+        assert live is not None  # the constructor needs a backend or a snapshot
+        return live
+
+    def _load(self, backend: PolicySource) -> PolicyStateLike:
+        if self._tenant is None:
+            return backend.load_policy_state()
+        return backend.load_policy_state(tenant=self._tenant)  # type: ignore[call-arg]
 
     def current(self) -> PolicySnapshot:
         """The snapshot checks use now, rebuilt first if the store's revision has moved on."""
-        backend = self._backend
-        if backend is not None and (self._snapshot is None or backend.revision() != self._snapshot.revision):
-            return self.reload()
-        assert self._snapshot is not None  # the constructor needs a backend or a snapshot
-        return self._snapshot
+        return self._live_now().snapshot
 
     def reload(self) -> PolicySnapshot:
         """Rebuild the snapshot from the backend now (a no-op without a backend)."""
         if self._backend is not None:
-            self._snapshot = PolicySnapshot.build(self._backend.load_policy_state())
-        assert self._snapshot is not None
-        return self._snapshot
+            with self._reloading:
+                self._install(self._load(self._backend))
+        assert self._live is not None
+        return self._live.snapshot
 
     def check(
         self, subject: str, action: str, resource: str, context: Context | None = None, *, now: datetime | None = None
     ) -> Decision:
-        return _run(self.current(), self._clock, subject, action, resource, context, now, explain=False).decision
+        return self._check(self._live_now(), subject, action, resource, context, now)
 
     def explain(
         self, subject: str, action: str, resource: str, context: Context | None = None, *, now: datetime | None = None
@@ -321,39 +499,78 @@ class Authorizer:
         snapshot = self.current()
         return _permissions(_roles(snapshot, self._clock, subject, context, now), snapshot)
 
+    def get_statistics(self) -> dict[str, Any]:
+        """Revision, reload count and build time, rule counts, and the decision cache's hits and hit rate."""
+        return self._statistics()
 
-class AsyncAuthorizer:
+
+class AsyncAuthorizer(_Host):
     """``Authorizer`` over an ``AsyncAuthBackend``: loading awaits, evaluation is the same code."""
 
     def __init__(
-        self, backend: AsyncPolicySource | None = None, *, snapshot: PolicySnapshot | None = None, clock: Clock = utcnow
+        self,
+        backend: AsyncPolicySource | None = None,
+        *,
+        snapshot: PolicySnapshot | None = None,
+        clock: Clock = utcnow,
+        tenant: str | None = None,
+        cache_size: int = DEFAULT_MAX_ENTRIES,
+        max_staleness: float = 0.0,
     ) -> None:
         if backend is None and snapshot is None:
             raise InputError("AsyncAuthorizer needs a backend or a snapshot; pass one of them")
+        if backend is None and tenant is not None:
+            raise InputError("tenant needs a backend to load from; pass backend= as well")
+        super().__init__(snapshot, clock, tenant, cache_size, max_staleness)
         self._backend = backend
-        self._snapshot = snapshot
-        self._clock = clock
+        self._reloading: asyncio.Lock | None = None
+
+    def _lock(self) -> asyncio.Lock:
+        if self._reloading is None:
+            self._reloading = asyncio.Lock()
+        return self._reloading
+
+    async def _live_now(self) -> _Live:
+        live = self._live
+        backend = self._backend
+        if backend is None or self._recent(live):
+            assert live is not None  # the constructor needs a backend or a snapshot
+            return live
+        revision = await backend.revision()
+        self._asked()
+        if live is None or revision != live.snapshot.revision:
+            lock = self._lock()
+            if lock.locked() and live is not None:
+                return live  # another task is reloading: answer from what we have
+            async with lock:
+                if self._live is live:
+                    return self._install(await self._load(backend))
+            assert self._live is not None
+            return self._live
+        assert live is not None  # the constructor needs a backend or a snapshot
+        return live
+
+    async def _load(self, backend: AsyncPolicySource) -> PolicyStateLike:
+        if self._tenant is None:
+            return await backend.load_policy_state()
+        return await backend.load_policy_state(tenant=self._tenant)  # type: ignore[call-arg]
 
     async def current(self) -> PolicySnapshot:
         """The snapshot checks use now, rebuilt first if the store's revision has moved on."""
-        backend = self._backend
-        if backend is not None and (self._snapshot is None or await backend.revision() != self._snapshot.revision):
-            return await self.reload()
-        assert self._snapshot is not None  # the constructor needs a backend or a snapshot
-        return self._snapshot
+        return (await self._live_now()).snapshot
 
     async def reload(self) -> PolicySnapshot:
         """Rebuild the snapshot from the backend now (a no-op without a backend)."""
         if self._backend is not None:
-            self._snapshot = PolicySnapshot.build(await self._backend.load_policy_state())
-        assert self._snapshot is not None
-        return self._snapshot
+            async with self._lock():
+                self._install(await self._load(self._backend))
+        assert self._live is not None
+        return self._live.snapshot
 
     async def check(
         self, subject: str, action: str, resource: str, context: Context | None = None, *, now: datetime | None = None
     ) -> Decision:
-        snapshot = await self.current()
-        return _run(snapshot, self._clock, subject, action, resource, context, now, explain=False).decision
+        return self._check(await self._live_now(), subject, action, resource, context, now)
 
     async def explain(
         self, subject: str, action: str, resource: str, context: Context | None = None, *, now: datetime | None = None
@@ -370,3 +587,7 @@ class AsyncAuthorizer:
     ) -> list[Permission]:
         snapshot = await self.current()
         return _permissions(_roles(snapshot, self._clock, subject, context, now), snapshot)
+
+    def get_statistics(self) -> dict[str, Any]:
+        """Revision, reload count and build time, rule counts, and the decision cache's hits and hit rate."""
+        return self._statistics()

@@ -1,22 +1,33 @@
 """An immutable, pre-indexed view of the policy state that checks read from.
 
 Everything that does not depend on the request is worked out once here:
-patterns are split, role inheritance is closed over, permissions are grouped
-by role and action, assignments by subject and policy rules by action. A check
-then touches only the requesting subject's assignments and the rules for the
-requested action.
+patterns are split, role inheritance is closed over and ranked, permissions
+are filed by role and action, policy rules by the subject, role or "everyone"
+they name and then by action, and any bucket with many rules by resource
+segment (``index``). A check then touches only the requesting subject's
+assignments and the rules that can apply to it. The snapshot also records
+what a cached decision depends on: the context attributes rules read and the
+instants at which some rule or assignment starts or stops.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+import gc
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from greenlang.auth.conditions import Condition
 from greenlang.auth.graph import ancestors
-from greenlang.auth.patterns import parse_pattern, segments_match, validate_pattern
+from greenlang.auth.holdings import Holdings
+from greenlang.auth.index import ANY_ACTION, ActionMap, action_map
+from greenlang.auth.packed import Packed, PackedView, pack
+from greenlang.auth.patterns import SEPARATOR, parse_pattern, segments_match, validate_pattern
 from greenlang.auth.permissions import Permission, PermissionEffect, Scope
 from greenlang.auth.policies import Policy, PolicyRule
 from greenlang.auth.roles import Role, RoleAssignment
@@ -30,10 +41,12 @@ __all__ = [
     "CompiledPattern",
     "CompiledPermission",
     "CompiledRule",
+    "Index",
+    "RuleMap",
+    "GrantMap",
     "ANY_ACTION",
 ]
 
-ANY_ACTION = "*"
 T = TypeVar("T")
 
 
@@ -68,11 +81,19 @@ class AsyncPolicySource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class CompiledPattern:
-    """A resource pattern split once: its fixed segments and whether it ends in ``**``."""
+    """A resource pattern split once: its fixed segments and whether it ends in ``**``.
+
+    ``literal`` is the whole pattern when it has no wildcard (a resource
+    matches it only by being equal to it); ``prefix`` is the pattern before a
+    final ``**`` plus ``:`` when nothing else is a wildcard. Either lets a
+    check compare strings instead of segments.
+    """
 
     text: str
     fixed: tuple[str, ...]
     open_ended: bool
+    literal: str | None = None
+    prefix: str | None = None
 
     @classmethod
     def of(cls, pattern: str, owner: str) -> CompiledPattern:
@@ -83,22 +104,46 @@ class CompiledPattern:
         except ValueError as exc:
             raise InputError(f"{owner} holds a malformed resource pattern: {exc}") from None
         fixed, open_ended = parse_pattern(pattern)
-        return cls(pattern, fixed, open_ended)
+        fixed = tuple(map(sys.intern, fixed))  # segments repeat across patterns: keep one copy of each
+        plain = "*" not in fixed
+        literal = pattern if plain and not open_ended else None
+        prefix = SEPARATOR.join((*fixed, "")) if plain and open_ended and fixed else None
+        return cls(pattern, fixed, open_ended, literal, prefix)
 
     def matches(self, resource: list[str]) -> bool:
         """Anchored match against a resource already split on ``:``."""
         return segments_match(self.fixed, self.open_ended, resource)
 
+    def fits(self, resource: str, parts: list[str]) -> bool:
+        """``matches(parts)``, by string comparison where the pattern allows it."""
+        literal = self.literal
+        if literal is not None:
+            return resource == literal
+        prefix = self.prefix
+        if prefix is not None:
+            return resource.startswith(prefix) or resource == prefix[:-1]
+        return segments_match(self.fixed, self.open_ended, parts)
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledPermission:
-    permission: Permission
+    """A permission as checks read it; the record itself stays packed until someone asks for it."""
+
+    packed: Packed[Permission]
     pattern: CompiledPattern
     scope: Scope | None
+    id: str
+    action: str
+    effect: PermissionEffect
+    conditions: tuple[Condition, ...]
 
     @property
-    def id(self) -> str:
-        return self.permission.permission_id
+    def permission(self) -> Permission:
+        return self.packed.record()
+
+    @property
+    def deny(self) -> bool:
+        return self.effect is PermissionEffect.DENY
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,14 +164,36 @@ class CompiledRule:
     def effect(self) -> PermissionEffect:
         return self.rule.effect
 
+    @property
+    def deny(self) -> bool:
+        return self.rule.effect is PermissionEffect.DENY
+
 
 def _scope(text: str | None) -> Scope | None:
-    return None if text is None else Scope(text)
+    return None if text is None else _parsed_scope(text)
 
 
-def _compile_permission(permission: Permission) -> CompiledPermission:
-    pattern = CompiledPattern.of(permission.resource, f"permission {permission.permission_id!r}")
-    return CompiledPermission(permission, pattern, _scope(permission.scope))
+@functools.lru_cache(maxsize=65_536)
+def _parsed_scope(text: str) -> Scope:
+    """One shared ``Scope`` per text: a snapshot may hold a hundred thousand ``org:...`` scopes."""
+    return Scope(text)
+
+
+def _compile_permission(permission: Permission, patterns: dict[str, CompiledPattern]) -> CompiledPermission:
+    pattern = patterns.get(permission.resource)
+    if pattern is None:
+        pattern = patterns[permission.resource] = CompiledPattern.of(
+            permission.resource, f"permission {permission.permission_id!r}"
+        )
+    return CompiledPermission(
+        pack(permission),
+        pattern,
+        _scope(permission.scope),
+        permission.permission_id,
+        permission.action,
+        permission.effect,
+        tuple(permission.conditions),
+    )
 
 
 def _compile_rules(policy: Policy) -> list[CompiledRule]:
@@ -151,19 +218,136 @@ def _compile_rules(policy: Policy) -> list[CompiledRule]:
     return compiled
 
 
-def _by_action(entries: Iterable[tuple[Sequence[str], T]]) -> Mapping[str, tuple[T, ...]]:
-    """Group by action name; an entry for ``*`` is filed only under ``*`` so it is never found twice."""
-    grouped: dict[str, list[T]] = {}
-    for names, item in entries:
-        keys = {ANY_ACTION} if ANY_ACTION in names else set(names)
-        for key in keys:
-            grouped.setdefault(key, []).append(item)
-    return MappingProxyType({key: tuple(items) for key, items in grouped.items()})
+class _AssignmentRow(NamedTuple):
+    """What the snapshot keeps of an assignment while it is being built."""
+
+    assignment_id: str
+    subject: str
+    role_id: str
+    valid_from: datetime | None
+    expires_at: datetime | None
+    scope: Scope | None
+    packed: Packed[RoleAssignment]
+
+    @classmethod
+    def of(cls, a: RoleAssignment) -> _AssignmentRow:
+        return cls(a.assignment_id, a.subject, a.role_id, a.valid_from, a.expires_at, _scope(a.scope), pack(a))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Building allocates a few hundred thousand objects and frees none: cyclic collection would only
+    rescan them, over and over, as the heap grows (a third of the build time at 100k rules)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _permission_of(cp: CompiledPermission) -> Permission:
+    return cp.permission
+
+
+def _records(items: tuple[Packed[RoleAssignment], ...]) -> tuple[RoleAssignment, ...]:
+    return tuple(p.record() for p in items)
+
+
+def _patterns_of_permission(cp: CompiledPermission) -> tuple[CompiledPattern]:
+    return (cp.pattern,)
+
+
+def _patterns_of_rule(cr: CompiledRule) -> tuple[CompiledPattern, ...]:
+    return cr.patterns
+
+
+RuleMap = ActionMap[CompiledPattern, CompiledRule]
+GrantMap = ActionMap[CompiledPattern, CompiledPermission]
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """What a check looks things up in: plain dicts, read without a method call on the hot path.
+
+    ``grants`` maps a role id to its own permissions by action;
+    ``rules_by_subject`` and ``rules_by_role`` (role name) map to the policy
+    rules that name them, and ``everyone`` holds the rules that name neither;
+    ``holdings`` tells which roles a subject holds for a request.
+    """
+
+    grants: dict[str, GrantMap]
+    rules_by_subject: dict[str, RuleMap]
+    rules_by_role: dict[str, RuleMap]
+    everyone: RuleMap
+    holdings: dict[str, Holdings]
+
+
+def _rule_maps(rules: Iterable[CompiledRule]) -> tuple[dict[str, RuleMap], dict[str, RuleMap], RuleMap]:
+    """Policy rules filed by each subject and role name they name; rules naming neither apply to everyone."""
+    by_subject: dict[str, list[CompiledRule]] = {}
+    by_role: dict[str, list[CompiledRule]] = {}
+    everyone: list[CompiledRule] = []
+    for rule in rules:
+        for subject in rule.subjects:
+            by_subject.setdefault(subject, []).append(rule)
+        for name in rule.role_names:
+            by_role.setdefault(name, []).append(rule)
+        if not (rule.subjects or rule.role_names):
+            everyone.append(rule)
+
+    def index(items: list[CompiledRule]) -> RuleMap:
+        return action_map(((r.rule.actions, r) for r in items), _patterns_of_rule)
+
+    return (
+        {key: index(items) for key, items in by_subject.items()},
+        {key: index(items) for key, items in by_role.items()},
+        index(everyone),
+    )
+
+
+def _read_paths(
+    permissions: Iterable[CompiledPermission], rules: Iterable[CompiledRule], assignments: Iterable[_AssignmentRow]
+) -> frozenset[str]:
+    """Every context attribute a scope or condition reads: what a cached decision may depend on."""
+    scopes = [a.scope for a in assignments]
+    conditions: list[Condition] = []
+    for item in permissions:
+        scopes.append(item.scope)
+        conditions.extend(item.conditions)
+    for rule in rules:
+        scopes.append(rule.scope)
+        conditions.extend(rule.conditions)
+    return frozenset({s.attribute for s in scopes if s is not None} | {c.attribute for c in conditions})
+
+
+def _time_edges(
+    assignments: Iterable[_AssignmentRow], policies: Iterable[Policy], rules: Iterable[CompiledRule]
+) -> tuple[tuple[datetime, ...], bool]:
+    """The instants at which an assignment, policy or rule starts or stops, and whether any window recurs."""
+    edges: set[datetime | None] = set()
+    for a in assignments:
+        edges.update((a.valid_from, a.expires_at))
+    for p in policies:
+        edges.update((p.valid_from, p.expires_at))
+    recurring = False
+    for cr in rules:
+        edges.update((cr.rule.not_before, cr.rule.not_after))
+        recurring = recurring or bool(cr.rule.weekdays or cr.rule.hours)
+    edges.discard(None)
+    return tuple(sorted(t for t in edges if t is not None)), recurring
 
 
 @dataclass(frozen=True)
 class PolicySnapshot:
-    """Roles, permissions, assignments and policies of one store revision, indexed for checks."""
+    """Roles, permissions, assignments and policies of one store revision, indexed for checks.
+
+    ``read_paths``, ``time_edges`` and ``recurring_windows`` say what a
+    decision can depend on besides subject, action and resource: the context
+    attributes rules read, the instants when something starts or stops, and
+    whether a rule has a weekday or hour window.
+    """
 
     revision: int
     roles: Mapping[str, Role]
@@ -171,11 +355,13 @@ class PolicySnapshot:
     permissions: Mapping[str, Permission]
     assignments: Mapping[str, tuple[RoleAssignment, ...]]
     policies: tuple[Policy, ...]
+    read_paths: frozenset[str] = field(repr=False)
+    time_edges: tuple[datetime, ...] = field(repr=False)
+    recurring_windows: bool = field(repr=False)
     _closure: Mapping[str, tuple[str, ...]] = field(repr=False)
     _role_permissions: Mapping[str, tuple[CompiledPermission, ...]] = field(repr=False)
-    _role_permissions_by_action: Mapping[str, Mapping[str, tuple[CompiledPermission, ...]]] = field(repr=False)
     _rules: tuple[CompiledRule, ...] = field(repr=False)
-    _rules_by_action: Mapping[str, tuple[CompiledRule, ...]] = field(repr=False)
+    index: Index = field(repr=False)
 
     @classmethod
     def build(cls, state: PolicyStateLike) -> PolicySnapshot:
@@ -199,9 +385,25 @@ class PolicySnapshot:
         revision: int = 0,
     ) -> PolicySnapshot:
         """Index records directly, e.g. in tests or for a policy file not yet stored."""
-        perms = {p.permission_id: p for p in permissions}
+        with _collector_paused():
+            return cls._index(permissions, roles, assignments, policies, revision)
+
+    @classmethod
+    def _index(
+        cls,
+        permissions: Iterable[Permission],
+        roles: Iterable[Role],
+        assignments: Iterable[RoleAssignment],
+        policies: Iterable[Policy],
+        revision: int,
+    ) -> PolicySnapshot:
+        # Permissions and assignments are packed as they stream in, so a caller that yields records
+        # one at a time never holds them all (a pydantic record weighs five times its packed form).
+        patterns: dict[str, CompiledPattern] = {}
+        compiled_perms = {p.permission_id: _compile_permission(p, patterns) for p in permissions}
+        assignment_rows = sorted(map(_AssignmentRow.of, assignments), key=lambda row: row.assignment_id)
         role_map = {r.role_id: r for r in roles}
-        compiled = {pid: _compile_permission(p) for pid, p in perms.items()}
+        rank = {rid: n for n, rid in enumerate(sorted(role_map, key=lambda rid: (-role_map[rid].priority, rid)))}
 
         def parents_of(role_id: str) -> list[str]:
             role = role_map.get(role_id)
@@ -209,26 +411,44 @@ class PolicySnapshot:
 
         closure = {rid: tuple(a for a in ancestors([rid], parents_of) if a in role_map) for rid in role_map}
         own = {
-            rid: tuple(compiled[pid] for pid in role.permissions if pid in compiled) for rid, role in role_map.items()
+            rid: tuple(compiled_perms[pid] for pid in role.permissions if pid in compiled_perms)
+            for rid, role in role_map.items()
         }
-        own_by_action = {rid: _by_action(([cp.permission.action], cp) for cp in items) for rid, items in own.items()}
-        by_subject: dict[str, list[RoleAssignment]] = {}
-        for assignment in sorted(assignments, key=lambda a: a.assignment_id):
-            by_subject.setdefault(assignment.subject, []).append(assignment)
+        grants = {
+            rid: action_map((((cp.action,), cp) for cp in items), _patterns_of_permission)
+            for rid, items in own.items()
+            if items
+        }
+        by_subject: dict[str, list[_AssignmentRow]] = {}
+        for row in assignment_rows:
+            by_subject.setdefault(row.subject, []).append(row)
+        ranked = {rid: tuple(sorted(roles_, key=rank.__getitem__)) for rid, roles_ in closure.items()}
+        rank_roles = functools.partial(sorted, key=rank.__getitem__)
+        holdings = {
+            subject: Holdings(
+                [(a.valid_from, a.expires_at, ranked.get(a.role_id, ()), a.scope) for a in items], rank_roles
+            )
+            for subject, items in by_subject.items()
+        }
         ordered = tuple(sorted(policies, key=lambda p: (-p.priority, p.policy_id)))
         rules = tuple(rule for policy in ordered for rule in _compile_rules(policy))
+        rules_by_subject, rules_by_role, everyone = _rule_maps(rules)
+        edges, recurring = _time_edges(assignment_rows, ordered, rules)
+        packed_assignments = {subject: tuple(a.packed for a in items) for subject, items in by_subject.items()}
         return cls(
             revision=revision,
             roles=MappingProxyType(role_map),
             role_ids_by_name=MappingProxyType({r.role_name: rid for rid, r in role_map.items()}),
-            permissions=MappingProxyType(perms),
-            assignments=MappingProxyType({s: tuple(items) for s, items in by_subject.items()}),
+            permissions=PackedView(compiled_perms, _permission_of),
+            assignments=PackedView(packed_assignments, _records),
             policies=ordered,
+            read_paths=_read_paths(compiled_perms.values(), rules, assignment_rows),
+            time_edges=edges,
+            recurring_windows=recurring,
             _closure=MappingProxyType(closure),
             _role_permissions=MappingProxyType(own),
-            _role_permissions_by_action=MappingProxyType(own_by_action),
             _rules=rules,
-            _rules_by_action=_by_action((r.rule.actions, r) for r in rules),
+            index=Index(grants, rules_by_subject, rules_by_role, everyone, holdings),
         )
 
     def inherited(self, role_id: str) -> tuple[str, ...]:
@@ -239,16 +459,15 @@ class PolicySnapshot:
         """The role's own permissions (not inherited); only those that can match ``action`` if given."""
         if action is None:
             return self._role_permissions.get(role_id, ())
-        by_action = self._role_permissions_by_action.get(role_id)
-        if not by_action:
-            return ()
-        return by_action.get(action, ()) + by_action.get(ANY_ACTION, ())
+        grants = self.index.grants.get(role_id)
+        bucket = None if grants is None else grants.get(action) or grants.get(ANY_ACTION)
+        return () if bucket is None else bucket.items
 
     def policy_rules(self, action: str | None = None) -> tuple[CompiledRule, ...]:
         """Policy rules by policy priority; only those that can match ``action`` if given."""
         if action is None:
             return self._rules
-        return self._rules_by_action.get(action, ()) + self._rules_by_action.get(ANY_ACTION, ())
+        return tuple(r for r in self._rules if ANY_ACTION in r.rule.actions or action in r.rule.actions)
 
     def assignments_of(self, subject: str) -> tuple[RoleAssignment, ...]:
         return self.assignments.get(subject, ())
