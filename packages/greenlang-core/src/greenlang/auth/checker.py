@@ -72,15 +72,7 @@ def _permission_hits(
         bucket = by_action.get(action) or by_action.get(ANY_ACTION)
         if bucket is None:
             continue
-        for literal, prefix, pattern, cp in bucket.entries(parts):
-            if literal is not None:
-                if literal != resource:
-                    continue
-            elif prefix is not None:
-                if not resource.startswith(prefix) and resource != prefix[:-1]:
-                    continue
-            elif not pattern.matches(parts):
-                continue
+        for cp in bucket.matching(resource, parts):
             if cp.scope is not None and not scope_holds(cp.scope, context):
                 continue
             tail = ""
@@ -95,8 +87,7 @@ def _permission_hits(
                 continue
             granted.add(cp.id)
             role = roles[role_id]
-            summary = f"permission {cp.id} ({cp.effect.value} {cp.action} on {pattern.text}) via role {role.role_name}"
-            hits.append(Hit(cp.id, cp.effect, role.priority, summary, tail))
+            hits.append(Hit(cp.id, cp.effect, role.priority, cp, role.role_name, tail))
 
 
 def _rule_hits(
@@ -114,15 +105,7 @@ def _rule_hits(
         bucket = by_action.get(action) or by_action.get(ANY_ACTION)
         if bucket is None:
             continue
-        for literal, prefix, pattern, cr in bucket.entries(parts):
-            if literal is not None:
-                if literal != resource:
-                    continue
-            elif prefix is not None:
-                if not resource.startswith(prefix) and resource != prefix[:-1]:
-                    continue
-            elif not pattern.matches(parts):
-                continue
+        for cr in bucket.matching(resource, parts):
             if id(cr) in considered:
                 continue
             considered.add(id(cr))
@@ -137,5 +120,4 @@ def _rule_hits(
                 if not applies:
                     continue
                 tail = note(why)
-            summary = f"{policy.policy_type.value} policy {policy.policy_name} rule {cr.ref} ({rule.effect.value})"
-            hits.append(Hit(cr.ref, rule.effect, policy.priority, summary, tail))
+            hits.append(Hit(cr.ref, rule.effect, policy.priority, cr, "", tail))

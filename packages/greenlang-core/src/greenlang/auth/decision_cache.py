@@ -24,7 +24,7 @@ from itertools import islice
 from typing import Any
 
 from greenlang.auth.conditions import MISSING, lookup
-from greenlang.auth.decision import Decision
+from greenlang.auth.decision import Decision, made_decision
 from greenlang.auth.snapshot import PolicySnapshot
 
 __all__ = ["CacheStats", "DecisionCache", "DEFAULT_MAX_ENTRIES"]
@@ -61,9 +61,9 @@ def _frozen(value: Any) -> Hashable:
     if kind is str:
         return value  # type: ignore[no-any-return]
     if kind is list or kind is tuple:
-        return (list, tuple(_frozen(item) for item in value))
+        return (kind, tuple(_frozen(item) for item in value))
     if isinstance(value, Mapping):
-        return (dict, tuple(sorted((key, _frozen(item)) for key, item in value.items())))
+        return (kind, frozenset(((type(key), key), _frozen(item)) for key, item in value.items()))
     return (kind, value)
 
 
@@ -95,12 +95,13 @@ class DecisionCache:
             value = context.get(single, MISSING)
             if type(value) is str:
                 return subject, action, resource, value
-            key: Hashable = (subject, action, resource, _frozen(value))
         elif not self._paths:
             return subject, action, resource
-        else:
-            key = (subject, action, resource, *(_frozen(lookup(context, path)) for path in self._paths))
         try:
+            if single is not None:
+                key: Hashable = (subject, action, resource, _frozen(value))
+            else:
+                key = (subject, action, resource, *(_frozen(lookup(context, path)) for path in self._paths))
             hash(key)
         except TypeError:
             self.stats.uncacheable += 1
@@ -114,7 +115,7 @@ class DecisionCache:
             low, high, known = entry
             if (low is None or low <= now) and (high is None or now < high):
                 self.stats.hits += 1
-                return Decision(
+                return made_decision(
                     known.allowed,
                     known.reason,
                     known.deciding_rules,
@@ -133,7 +134,7 @@ class DecisionCache:
         entries = self._entries
         if len(entries) >= self._max:
             drop = max(1, self._max // 4)
-            for old in list(islice(list(entries), drop)):
+            for old in list(islice(entries, drop)):
                 entries.pop(old, None)
             self.stats.evictions += drop
         low, high = self._interval(now)

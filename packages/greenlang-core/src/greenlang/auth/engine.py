@@ -59,7 +59,7 @@ def expand_context(context: Context | None) -> dict[str, Any]:
     """Nest dotted keys: ``{"report.confidential": True}`` becomes ``{"report": {"confidential": True}}``."""
     if context is None:
         return {}
-    if not isinstance(context, Mapping):
+    if type(context) is not dict and not isinstance(context, Mapping):
         raise InputError("context must be a mapping of attribute names to values, such as {'org': 'acme'}")
     for key, value in context.items():
         if type(key) is not str or type(value) not in _PLAIN or not key or "." in key:
@@ -146,6 +146,18 @@ def _check_request(subject: Any, action: Any, resource: Any) -> None:
 _PLAIN_RESOURCE = re.compile(r"[A-Za-z0-9_.@/+=\-]+(?::[A-Za-z0-9_.@/+=\-]+)*")
 
 
+_GOOD_ACTIONS: set[str] = set()
+"""Actions already found well-formed; a deployment has few, so each is matched once (bounded all the same)."""
+
+
+def _good_action(action: str) -> bool:
+    if action == ANY_ACTION or not ACTION_PATTERN.fullmatch(action):
+        return False
+    if len(_GOOD_ACTIONS) < 4096:
+        _GOOD_ACTIONS.add(action)
+    return True
+
+
 def _check_request_fast(subject: Any, action: Any, resource: Any) -> None:
     """Accept the common well-formed request in one pass; anything else gets ``_check_request``'s full say."""
     if (
@@ -154,8 +166,7 @@ def _check_request_fast(subject: Any, action: Any, resource: Any) -> None:
         and type(resource) is str
         and 0 < len(subject) <= 255
         and len(resource) <= MAX_LENGTH
-        and action != ANY_ACTION
-        and ACTION_PATTERN.fullmatch(action)
+        and (action in _GOOD_ACTIONS or _good_action(action))
         and _PLAIN_RESOURCE.fullmatch(resource)
         and subject.strip()
     ):
@@ -242,10 +253,7 @@ def _evaluate(snapshot: PolicySnapshot, request: Request, trace: list[RuleTrace]
                     )
                 )
             if applies:
-                summary = (
-                    f"permission {cp.id} ({cp.effect.value} {cp.action} on {cp.pattern.text}) via role {role.role_name}"
-                )
-                hits.append(Hit(cp.id, cp.effect, role.priority, summary, note(why)))
+                hits.append(Hit(cp.id, cp.effect, role.priority, cp, role.role_name, note(why)))
     role_names = {role.role_name for role, _ in roles}
     for cr in snapshot.policy_rules(wanted):
         applies, why, via_role = rule_verdict(cr, request, role_names)
@@ -255,8 +263,7 @@ def _evaluate(snapshot: PolicySnapshot, request: Request, trace: list[RuleTrace]
                 RuleTrace(cr.ref, RuleKind.POLICY_RULE, cr.effect, applies, why, cr.policy.priority, role_id, via_role)
             )
         if applies:
-            summary = f"{cr.policy.policy_type.value} policy {cr.policy.policy_name} rule {cr.ref} ({cr.effect.value})"
-            hits.append(Hit(cr.ref, cr.effect, cr.policy.priority, summary, note(why)))
+            hits.append(Hit(cr.ref, cr.effect, cr.policy.priority, cr, "", note(why)))
     return hits
 
 
@@ -347,9 +354,11 @@ class _Host:
         """Whether ``live`` may answer without asking the store for its revision (within ``max_staleness``)."""
         return live is not None and self._max_staleness > 0 and time.monotonic() < self._next_poll
 
-    def _asked(self) -> None:
+    def _moved(self, revision: int, live: _Live) -> bool:
+        """Whether the store's ``revision``, just read, is not ``live``'s; it stands for ``max_staleness``."""
         if self._max_staleness > 0:
             self._next_poll = time.monotonic() + self._max_staleness
+        return revision != live.snapshot.revision
 
     def _wrap(self, snapshot: PolicySnapshot) -> _Live:
         cache = DecisionCache(snapshot, self._stats, self._cache_size) if self._cache_size else None
@@ -361,6 +370,8 @@ class _Host:
         self._build_ms = (time.perf_counter() - started) * 1000
         self._reloads += 1
         self._live = live
+        if self._max_staleness > 0:
+            self._next_poll = time.monotonic() + self._max_staleness
         return live
 
     def _check(
@@ -444,9 +455,7 @@ class Authorizer(_Host):
         if backend is None or self._recent(live):
             assert live is not None  # the constructor needs a backend or a snapshot
             return live
-        revision = backend.revision()
-        self._asked()
-        if live is None or revision != live.snapshot.revision:
+        if live is None or self._moved(backend.revision(), live):
             if live is not None and not self._reloading.acquire(blocking=False):
                 return live  # another thread is reloading: answer from what we have
             if live is None:
@@ -536,9 +545,7 @@ class AsyncAuthorizer(_Host):
         if backend is None or self._recent(live):
             assert live is not None  # the constructor needs a backend or a snapshot
             return live
-        revision = await backend.revision()
-        self._asked()
-        if live is None or revision != live.snapshot.revision:
+        if live is None or self._moved(await backend.revision(), live):
             lock = self._lock()
             if lock.locked() and live is not None:
                 return live  # another task is reloading: answer from what we have

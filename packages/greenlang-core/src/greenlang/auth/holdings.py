@@ -81,7 +81,9 @@ class Holdings:
         attribute = self._attribute
         if attribute is None:
             return self._always
-        actual = lookup(context, attribute)
+        actual = lookup(context, attribute) if "." in attribute else context.get(attribute, MISSING)
+        if type(actual) is str:
+            return by_value.get(actual, self._any_value)
         if actual is MISSING or actual is None:
             return self._always
         if isinstance(actual, bool) or not isinstance(actual, str | int):

@@ -14,7 +14,7 @@ the index only narrows, it never decides.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Generic, Protocol, TypeVar
 
 __all__ = [
@@ -131,6 +131,19 @@ class Bucket(Generic[P, T]):
             return scan
         assert self.trie is not None
         return self.trie.entries(parts)
+
+    def matching(self, resource: str, parts: list[str]) -> Iterator[T]:
+        """The rules whose pattern matches ``resource`` (split as ``parts``)."""
+        for literal, prefix, pattern, item in self.entries(parts):
+            if literal is not None:
+                if literal != resource:
+                    continue
+            elif prefix is not None:
+                if not resource.startswith(prefix) and resource != prefix[:-1]:
+                    continue
+            elif not pattern.matches(parts):
+                continue
+            yield item
 
 
 ActionMap = dict[str, Bucket[P, T]]

@@ -3,7 +3,7 @@
 A store may hold many tenants; a process usually serves a few of them at a
 time. ``Tenants`` keeps an authorizer per tenant, each loading only its
 tenant's rows and the shared ones (``load_policy_state(tenant=...)``), and
-forgets the least recently used when it holds ``max_tenants``.
+forgets the least recently used when it would hold more than ``max_tenants``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class _Held(Generic[A]):
         self._options: dict[str, Any] = {"clock": clock, "cache_size": cache_size, "max_staleness": max_staleness}
 
     def loaded(self) -> list[str]:
-        """Tenants held now, least recently used first."""
+        """Tenants held now (the least recently used is the next to be dropped)."""
         return list(self._authorizers.keys())
 
     def get_statistics(self) -> dict[str, Any]:

@@ -150,6 +150,7 @@ def _now_option(value: str | None) -> datetime | None:
     help="Decide every request in a JSONL file.",
 )
 @click.option("--audit/--no-audit", default=True, show_default=True, help="Record decisions in the audit trail.")
+@click.option("--tenant", default=None, help="Decide with only this tenant's rows and the shared ones.")
 @pass_app
 @click.pass_context
 def check(
@@ -162,6 +163,7 @@ def check(
     now_text: str | None,
     batch_file: Path | None,
     audit: bool,
+    tenant: str | None,
 ) -> None:
     """May SUBJECT do ACTION on RESOURCE? Exit 0 if allowed, 1 if denied.
 
@@ -172,12 +174,12 @@ def check(
     if batch_file is not None:
         if request or ctx_pairs or explain:
             raise click.UsageError("--batch takes no SUBJECT ACTION RESOURCE, --ctx or --explain")
-        ctx.exit(_run_batch(app, batch_file, audit))
+        ctx.exit(_run_batch(app, batch_file, audit, tenant))
     if len(request) != 3:
         raise click.UsageError("check needs SUBJECT ACTION RESOURCE (or --batch FILE)")
     subject, action, resource = request
     context = parse_context(ctx_pairs)
-    authorizer = Authorizer(app.backend())
+    authorizer = Authorizer(app.backend(), tenant=tenant)
     now = _now_option(now_text)
     if explain:
         explanation = authorizer.explain(subject, action, resource, context, now=now)
@@ -219,7 +221,7 @@ def _progress(total: int) -> Iterator[None]:
             progress.advance(task)
 
 
-def _run_batch(app: App, batch_file: Path, audit: bool) -> int:
+def _run_batch(app: App, batch_file: Path, audit: bool, tenant: str | None) -> int:
     if str(batch_file) == "-":
         requests = read_batch(sys.stdin, "stdin")
     else:
@@ -228,7 +230,7 @@ def _run_batch(app: App, batch_file: Path, audit: bool) -> int:
                 requests = read_batch(stream, str(batch_file))
         except OSError as exc:
             raise InputError(f"cannot read batch file {str(batch_file)!r}: {exc.strerror}") from None
-    authorizer = Authorizer(app.backend())
+    authorizer = Authorizer(app.backend(), tenant=tenant)
     decisions: list[tuple[BatchRequest, Decision]] = []
     for request, _ in zip(requests, _progress(len(requests)), strict=False):
         try:
