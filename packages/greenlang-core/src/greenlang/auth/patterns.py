@@ -107,4 +107,7 @@ def segments_match(fixed: tuple[str, ...], open_ended: bool, resource: list[str]
             return False
     elif len(resource) != len(fixed):
         return False
-    return all(want == "*" or want == got for want, got in zip(fixed, resource, strict=False))
+    for want, got in zip(fixed, resource, strict=False):
+        if want != got and want != "*":
+            return False
+    return True
