@@ -3,7 +3,8 @@
 The rules are those of ``greenlang.auth.backends.base`` and the SQLite store:
 each policy write appends its audit event and moves the revision in the same
 transaction; names are unique; roles name only existing permissions and
-parents, never in a cycle; deletes cascade and say so in the audit details.
+parents, never in a cycle; references keep within a tenant
+(``greenlang.auth.tenancy``); deletes cascade and say so in the audit details.
 
 Every writer, policy or audit, first locks the one audit chain head row, so
 writers in every process take turns: the checks below (unique names,
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 from greenlang.audit.bulk import BULK_VERB, chunks, details_json
 from greenlang.audit.chain import GENESIS_HASH, ChainHead, ChainReport, ChainWalk, link
 from greenlang.audit.events import AuditEvent
+from greenlang.auth import tenancy
 from greenlang.auth.graph import check_parents, check_parents_exist, on_cycles, refuse_cycle
 from greenlang.auth.permissions import Permission
 from greenlang.auth.policies import Policy
@@ -133,10 +135,58 @@ class Operations:
             )
 
     def check_role(self, role: Role) -> Op[None]:
-        found = yield from self.existing(PERMISSIONS, role.permissions)
+        found = yield from self.tenants_of(PERMISSIONS, role.permissions)
         _check_permissions(role, found)
         names, parents_of = yield from self.role_graph()
         check_parents(role.role_id, role.role_name, role.parent_roles, names, parents_of)
+        parents = yield from self.tenants_of(ROLES, role.parent_roles)
+        tenancy.check_role_tenants(role, found, parents)
+
+    def check_assignment(self, assignment: RoleAssignment) -> Op[None]:
+        found = yield from self.tenants_of(ROLES, [assignment.role_id])
+        if assignment.role_id not in found:
+            raise NotFoundError(
+                f"role assignment names role {assignment.role_id!r}, which does not exist; create the role first"
+            )
+        tenancy.check_assignment_tenant(assignment, found[assignment.role_id])
+
+    def tenants_of(self, table: Table[M], keys: Iterable[str]) -> Op[dict[str, str | None]]:
+        """The tenant of each of ``keys`` stored in ``table``; a key not stored is absent."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        rows = yield Rows(
+            f"SELECT {table.key}, tenant_id FROM {table.name} WHERE {table.key} = ANY($1::varchar[])", (wanted,)
+        )
+        return {str(row[0]): None if row[1] is None else str(row[1]) for row in rows}
+
+    def check_move(self, old: Permission | Role, new: Permission | Role) -> Op[None]:
+        """Refuse moving a permission or role to another tenant while a record of another tenant references it.
+
+        Only the first such record is read: it is the one the refusal names.
+        """
+        if new.tenant_id is None or new.tenant_id == old.tenant_id:
+            return
+        if isinstance(new, Permission):
+            column, target, what = "permissions", new.permission_id, f"permission {new.permission_id!r}"
+            verb = "lists it"
+        else:
+            column, target, what = "parent_roles", new.role_id, f"role {new.role_name!r}"
+            verb = "names it as a parent role"
+        rows = yield Rows(
+            f"SELECT role_name, tenant_id FROM roles WHERE {column} @> $1::jsonb "
+            "AND tenant_id IS DISTINCT FROM $2 ORDER BY insert_order LIMIT 1",
+            (json_text([target]), new.tenant_id),
+        )
+        referrers = [tenancy.Referrer(f"role {row[0]!r}", row[1], verb) for row in rows]
+        if not referrers and isinstance(new, Role):
+            rows = yield Rows(
+                "SELECT assignment_id, tenant_id FROM role_assignments WHERE role_id = $1 "
+                "AND tenant_id IS DISTINCT FROM $2 ORDER BY insert_order LIMIT 1",
+                (target, new.tenant_id),
+            )
+            referrers = [tenancy.Referrer(f"role assignment {row[0]!r}", row[1], "names it") for row in rows]
+        tenancy.check_move(what, new.tenant_id, referrers)
 
     def existing(self, table: Table[M], keys: Iterable[str], column: str | None = None) -> Op[dict[str, str]]:
         """Which of ``keys`` are stored in ``column`` (the table's key by default): each found value, its row's key."""
@@ -164,10 +214,8 @@ class Operations:
             yield from self.check_role(record)
         elif isinstance(record, Policy):
             yield from self.check_unique_name(POLICIES, "policy_name", record.policy_name, record.policy_id)
-        elif isinstance(record, RoleAssignment) and not (yield from self.exists(ROLES, record.role_id)):
-            raise NotFoundError(
-                f"role assignment names role {record.role_id!r}, which does not exist; create the role first"
-            )
+        elif isinstance(record, RoleAssignment):
+            yield from self.check_assignment(record)
 
     # audit trail --------------------------------------------------------------------
     def head(self, *, lock: bool = False) -> Op[ChainHead | None]:
@@ -339,10 +387,11 @@ class Operations:
         if batch.name_column:
             batch.named = yield from self.existing(table, batch.names, batch.name_column)
         if table is ROLES:
-            batch.found = yield from self.existing(PERMISSIONS, batch.referenced(PERMISSIONS))
+            batch.found = yield from self.tenants_of(PERMISSIONS, batch.referenced(PERMISSIONS))
             batch.graph = yield from self.role_graph()
+            batch.role_tenants = yield from self.tenants_of(ROLES, batch.referenced(ROLES))
         elif table is ASSIGNMENTS:
-            batch.found = yield from self.existing(ROLES, batch.referenced(ROLES))
+            batch.role_tenants = yield from self.tenants_of(ROLES, batch.referenced(ROLES))
         batch.check()
         dumps = [record.model_dump(mode="json") for record in records]
         yield from self.insert(table, records, dumps)
@@ -408,6 +457,8 @@ class Operations:
             changes["updated_at"] = self.clock()
         new = record.replace(**changes)
         yield from self.check(new)
+        if isinstance(old, Permission | Role) and isinstance(new, Permission | Role):
+            yield from self.check_move(old, new)
         yield Run(table.update_sql(), table.encode(new))
         touched.add((table.name, key))
         details = {"before": old.model_dump(mode="json"), "after": new.model_dump(mode="json")}
@@ -449,7 +500,7 @@ class Operations:
         return changed
 
 
-def _check_permissions(role: Role, found: Mapping[str, str]) -> None:
+def _check_permissions(role: Role, found: Mapping[str, str | None]) -> None:
     for permission_id in role.permissions:
         if permission_id not in found:
             raise NotFoundError(
@@ -469,14 +520,18 @@ class _Batch:
         self.names = [str(getattr(record, self.name_column)) for record in records] if self.name_column else []
         self.taken: dict[str, str] = {}
         self.named: dict[str, str] = {}
-        self.found: dict[str, str] = {}
+        self.found: dict[str, str | None] = {}
+        """Each stored permission the batch's roles list: its tenant."""
+        self.role_tenants: dict[str, str | None] = {}
+        """Each stored role the batch names (as a parent, or an assignment's role): its tenant."""
         self.graph: tuple[dict[str, str], dict[str, list[str]]] = ({}, {})
 
     def referenced(self, target: Table[Any]) -> list[str]:
-        """The ids of ``target`` records the batch names: roles' permissions, assignments' roles."""
+        """The ids of ``target`` records the batch names: roles' permissions and parents, assignments' roles."""
         if target is PERMISSIONS:
             return [pid for record in self.records if isinstance(record, Role) for pid in record.permissions]
-        return [record.role_id for record in self.records if isinstance(record, RoleAssignment)]
+        parents = [rid for record in self.records if isinstance(record, Role) for rid in record.parent_roles]
+        return parents + [record.role_id for record in self.records if isinstance(record, RoleAssignment)]
 
     def check(self) -> None:
         table = self.table
@@ -499,13 +554,17 @@ class _Batch:
             if isinstance(record, Role):
                 _check_permissions(record, self.found)
                 check_parents_exist(record.role_id, record.role_name, record.parent_roles, names)
+                tenancy.check_role_tenants(record, self.found, self.role_tenants)
                 names[record.role_id] = record.role_name
                 parents_of[record.role_id] = list(record.parent_roles)
+                self.role_tenants[record.role_id] = record.tenant_id
                 added.append(record)
-            elif isinstance(record, RoleAssignment) and record.role_id not in self.found:
-                raise NotFoundError(
-                    f"role assignment names role {record.role_id!r}, which does not exist; create the role first"
-                )
+            elif isinstance(record, RoleAssignment):
+                if record.role_id not in self.role_tenants:
+                    raise NotFoundError(
+                        f"role assignment names role {record.role_id!r}, which does not exist; create the role first"
+                    )
+                tenancy.check_assignment_tenant(record, self.role_tenants[record.role_id])
         cyclic = on_cycles(parents_of, (role.role_id for role in added))
         for role in added:
             if role.role_id in cyclic:

@@ -107,7 +107,7 @@ def segments_match(fixed: tuple[str, ...], open_ended: bool, resource: list[str]
             return False
     elif len(resource) != len(fixed):
         return False
-    for want, got in zip(fixed, resource, strict=False):
+    for want, got in zip(fixed, resource, strict=False):  # noqa: SIM110 - a loop, not all(), in the hot path
         if want != got and want != "*":
             return False
     return True

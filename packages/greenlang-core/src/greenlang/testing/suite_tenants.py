@@ -5,11 +5,16 @@ in one snapshot with the revision of that moment, and nothing of another
 tenant. Stores may build loaded records without validating them again; the
 records must still equal, field for field and type for type, what validation
 gives.
+
+A record references only records of its own tenant or shared ones, and a
+shared record only shared ones: a role's permissions and parents, an
+assignment's role. A write that would break this, including moving a
+referenced record to another tenant, is refused and stores nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,13 +25,14 @@ from greenlang.auth.conditions import Condition, Operator
 from greenlang.auth.permissions import Permission, PermissionEffect
 from greenlang.auth.policies import Policy, PolicyRule, PolicyType, Weekday
 from greenlang.auth.roles import Role, RoleAssignment
-from greenlang.errors import InputError, NotFoundError
+from greenlang.errors import ConflictError, InputError, NotFoundError
 from greenlang.testing.hooks import ConformanceHooks
 from greenlang.testing.samples import sample_assignment, sample_permission, sample_policy, sample_role
 
 __all__ = ["TenantChecks", "every_field_records"]
 
 START = datetime(2026, 3, 1, 8, 30, 15, 250_000, tzinfo=UTC)
+RULE = "a record may only reference records of its own tenant or shared ones (no tenant)"
 
 
 def _ids(state: PolicyState) -> dict[str, list[str]]:
@@ -175,6 +181,38 @@ def _same_types(loaded: Any, wanted: Any, where: str) -> None:
         assert loaded.tzinfo is not None, f"{where}: {loaded!r} is naive"
 
 
+def _stored(backend: AuthBackend) -> tuple[Any, ...]:
+    """Everything a refused write must leave as it was: revision, audit head and every record."""
+    return (
+        backend.revision(),
+        backend.audit_head(),
+        backend.list_permissions(),
+        backend.list_roles(),
+        backend.list_policies(),
+        backend.list_assignments(),
+    )
+
+
+def _refused(backend: AuthBackend, message: str, write: Callable[[], object]) -> None:
+    before = _stored(backend)
+    with pytest.raises(ConflictError) as refused:
+        write()
+    assert type(refused.value) is ConflictError
+    assert str(refused.value) == message
+    assert _stored(backend) == before
+
+
+def _permission(backend: AuthBackend, tenant: str | None) -> Permission:
+    return backend.create_permission(
+        sample_permission(permission_id=f"perm-{tenant or 'shared'}", action="read", tenant_id=tenant)
+    )
+
+
+def _role(backend: AuthBackend, tenant: str | None, **fields: Any) -> Role:
+    name = f"role-{tenant or 'shared'}"
+    return backend.create_role(sample_role(name, role_id=name, tenant_id=tenant, **fields))
+
+
 class TenantChecks(ConformanceHooks):
     def test_tenant_id_round_trips_on_every_kind(self, backend: AuthBackend) -> None:
         permission, parent, role, temporal, _, assignment = every_field_records("acme", "one")
@@ -186,8 +224,9 @@ class TenantChecks(ConformanceHooks):
             backend.get_assignment(assignment.assignment_id),
         ]
         assert [record.tenant_id if record else None for record in fetched] == ["acme"] * 4
-        moved = backend.update_role(role.role_id, {"tenant_id": "beta"})
-        assert moved.tenant_id == "beta"
+        moved = backend.update_role(parent.role_id, {"tenant_id": None})
+        assert moved.tenant_id is None
+        assert backend.get_role(parent.role_id) == moved
         shared = backend.update_permission(permission.replace(tenant_id=None))
         assert backend.get_permission(permission.permission_id) == shared
         assert shared.tenant_id is None
@@ -348,3 +387,151 @@ class TenantChecks(ConformanceHooks):
             backend.bulk_create_roles([early, late])
         assert backend.revision() == revision
         assert backend.get_role("role-late") is None
+
+    # references across tenants ---------------------------------------------------------------------------------
+    @pytest.mark.parametrize(("tenant", "owner"), [("acme", "tenant 'acme'"), (None, "no tenant")])
+    def test_a_role_listing_another_tenants_permission_is_refused(
+        self, backend: AuthBackend, tenant: str | None, owner: str
+    ) -> None:
+        beta = _permission(backend, "beta")
+        message = f"role 'viewer' ({owner}) lists permission 'perm-beta' of tenant 'beta'; {RULE}"
+        role = sample_role("viewer", permissions=[beta.permission_id], tenant_id=tenant)
+        _refused(backend, message, lambda: backend.create_role(role))
+        _refused(backend, message, lambda: backend.bulk_create_roles([role]))
+
+    @pytest.mark.parametrize(("tenant", "owner"), [("acme", "tenant 'acme'"), (None, "no tenant")])
+    def test_a_role_naming_a_parent_of_another_tenant_is_refused(
+        self, backend: AuthBackend, tenant: str | None, owner: str
+    ) -> None:
+        _role(backend, "beta")
+        message = f"role 'child' ({owner}) names parent role 'role-beta' of tenant 'beta'; {RULE}"
+        role = sample_role("child", parent_roles=["role-beta"], tenant_id=tenant)
+        _refused(backend, message, lambda: backend.create_role(role))
+        _refused(backend, message, lambda: backend.bulk_create_roles([role]))
+
+    @pytest.mark.parametrize(("tenant", "owner"), [("acme", "tenant 'acme'"), (None, "no tenant")])
+    def test_an_assignment_naming_a_role_of_another_tenant_is_refused(
+        self, backend: AuthBackend, tenant: str | None, owner: str
+    ) -> None:
+        _role(backend, "beta")
+        message = f"role assignment 'asg-1' ({owner}) names role 'role-beta' of tenant 'beta'; {RULE}"
+        grant = sample_assignment("role-beta", assignment_id="asg-1", tenant_id=tenant)
+        _refused(backend, message, lambda: backend.create_assignment(grant))
+        _refused(backend, message, lambda: backend.bulk_create_assignments([grant]))
+
+    def test_a_bulk_write_with_one_bad_reference_stores_none_of_the_batch(self, backend: AuthBackend) -> None:
+        _permission(backend, "acme")
+        _permission(backend, "beta")
+        good = sample_role("good", role_id="good", permissions=["perm-acme"], tenant_id="acme")
+        base = sample_role("base", role_id="base", tenant_id="beta")
+        child = sample_role("child", role_id="child", parent_roles=["good", "base"], tenant_id="acme")
+        message = f"role 'child' (tenant 'acme') names parent role 'base' of tenant 'beta'; {RULE}"
+        _refused(backend, message, lambda: backend.bulk_create_roles([good, base, child]))
+        bad = sample_role("bad", permissions=["perm-acme", "perm-beta"], tenant_id="acme")
+        message = f"role 'bad' (tenant 'acme') lists permission 'perm-beta' of tenant 'beta'; {RULE}"
+        _refused(backend, message, lambda: backend.bulk_create_roles([good, bad]))
+        backend.bulk_create_roles([good, base])
+        grants = [
+            sample_assignment("good", "ann", assignment_id="asg-ann", tenant_id="acme"),
+            sample_assignment("base", "bob", assignment_id="asg-bob", tenant_id="acme"),
+        ]
+        message = f"role assignment 'asg-bob' (tenant 'acme') names role 'base' of tenant 'beta'; {RULE}"
+        _refused(backend, message, lambda: backend.bulk_create_assignments(grants))
+
+    def test_an_update_adding_a_reference_to_another_tenant_is_refused(self, backend: AuthBackend) -> None:
+        _permission(backend, "beta")
+        _role(backend, "beta")
+        role = _role(backend, "acme")
+        grant = backend.create_assignment(sample_assignment(role.role_id, assignment_id="asg-1", tenant_id="acme"))
+        message = f"role 'role-acme' (tenant 'acme') lists permission 'perm-beta' of tenant 'beta'; {RULE}"
+        _refused(backend, message, lambda: backend.update_role(role.role_id, {"permissions": ["perm-beta"]}))
+        message = f"role 'role-acme' (tenant 'acme') names parent role 'role-beta' of tenant 'beta'; {RULE}"
+        _refused(backend, message, lambda: backend.update_role(role.replace(parent_roles=["role-beta"])))
+        message = f"role assignment 'asg-1' (tenant 'acme') names role 'role-beta' of tenant 'beta'; {RULE}"
+        _refused(backend, message, lambda: backend.update_assignment(grant.assignment_id, {"role_id": "role-beta"}))
+        message = f"role assignment 'asg-1' (tenant 'beta') names role 'role-acme' of tenant 'acme'; {RULE}"
+        _refused(backend, message, lambda: backend.update_assignment(grant.replace(tenant_id="beta")))
+
+    def test_a_role_moving_away_from_what_it_references_is_refused(self, backend: AuthBackend) -> None:
+        _permission(backend, "acme")
+        role = _role(backend, "acme", permissions=["perm-acme"])
+        message = f"role 'role-acme' (tenant 'beta') lists permission 'perm-acme' of tenant 'acme'; {RULE}"
+        _refused(backend, message, lambda: backend.update_role(role.role_id, {"tenant_id": "beta"}))
+        message = f"role 'role-acme' (no tenant) lists permission 'perm-acme' of tenant 'acme'; {RULE}"
+        _refused(backend, message, lambda: backend.update_role(role.role_id, {"tenant_id": None}))
+
+    def test_moving_a_referenced_permission_to_another_tenant_is_refused(self, backend: AuthBackend) -> None:
+        acme = _permission(backend, "acme")
+        shared = _permission(backend, None)
+        backend.create_role(sample_role("viewer", permissions=[acme.permission_id], tenant_id="acme"))
+        backend.create_role(sample_role("everyone", permissions=[shared.permission_id]))
+        message = "permission 'perm-acme' cannot move to tenant 'beta' because role 'viewer' (tenant 'acme') lists it; "
+        message += f"{RULE}, so remove that reference first"
+        _refused(backend, message, lambda: backend.update_permission(acme.permission_id, {"tenant_id": "beta"}))
+        message = "permission 'perm-shared' cannot move to tenant 'acme' because role 'everyone' (no tenant) lists it; "
+        message += f"{RULE}, so remove that reference first"
+        _refused(backend, message, lambda: backend.update_permission(shared.replace(tenant_id="acme")))
+
+    def test_moving_a_referenced_role_to_another_tenant_is_refused(self, backend: AuthBackend) -> None:
+        parent = _role(backend, "acme")
+        backend.create_role(sample_role("child", parent_roles=[parent.role_id], tenant_id="acme"))
+        message = "role 'role-acme' cannot move to tenant 'beta' because role 'child' (tenant 'acme') names it as a "
+        message += f"parent role; {RULE}, so remove that reference first"
+        _refused(backend, message, lambda: backend.update_role(parent.role_id, {"tenant_id": "beta"}))
+        held = _role(backend, None)
+        backend.create_assignment(sample_assignment(held.role_id, assignment_id="asg-1"))
+        message = "role 'role-shared' cannot move to tenant 'acme' because role assignment 'asg-1' (no tenant) "
+        message += f"names it; {RULE}, so remove that reference first"
+        _refused(backend, message, lambda: backend.update_role(held.replace(tenant_id="acme")))
+
+    def test_references_within_a_tenant_and_to_shared_records_are_kept(self, backend: AuthBackend) -> None:
+        acme_permission, shared_permission = _permission(backend, "acme"), _permission(backend, None)
+        shared_role = _role(backend, None, permissions=[shared_permission.permission_id])
+        acme_base = _role(backend, "acme", permissions=[acme_permission.permission_id])
+        roles = backend.bulk_create_roles(
+            [
+                sample_role("mixed", role_id="mixed", permissions=["perm-acme", "perm-shared"], tenant_id="acme"),
+                sample_role(
+                    "heir", role_id="heir", parent_roles=["mixed", "role-acme", "role-shared"], tenant_id="acme"
+                ),
+                sample_role("common", role_id="common", parent_roles=["role-shared"], permissions=["perm-shared"]),
+            ]
+        )
+        grants = backend.bulk_create_assignments(
+            [
+                sample_assignment("heir", "ann", tenant_id="acme"),
+                sample_assignment("role-shared", "ann", tenant_id="acme"),
+                sample_assignment("common", "sam"),
+            ]
+        )
+        backend.update_role(acme_base.role_id, {"parent_roles": [shared_role.role_id]})
+        backend.update_assignment(grants[2].assignment_id, {"role_id": shared_role.role_id})
+        state = backend.load_policy_state(tenant="acme")
+        assert _ids(state) == {
+            "permissions": ["perm-acme", "perm-shared"],
+            "roles": ["role-shared", "role-acme", *(role.role_id for role in roles)],
+            "policies": [],
+            "assignments": [grant.assignment_id for grant in grants],
+        }
+        assert backend.get_role("role-acme") == state.roles[1]
+        assert state.roles[1].parent_roles == ["role-shared"]
+
+    def test_moving_a_referenced_record_to_the_referrers_tenant_or_to_shared_is_kept(
+        self, backend: AuthBackend
+    ) -> None:
+        acme, shared = _permission(backend, "acme"), _permission(backend, None)
+        parent = _role(backend, "acme")
+        backend.create_role(
+            sample_role(
+                "viewer", permissions=["perm-acme", "perm-shared"], parent_roles=["role-acme"], tenant_id="acme"
+            )
+        )
+        backend.create_assignment(sample_assignment(parent.role_id, assignment_id="asg-1", tenant_id="acme"))
+        revision = backend.revision()
+        assert backend.update_permission(acme.permission_id, {"tenant_id": None}).tenant_id is None
+        assert backend.update_permission(acme.permission_id, {"tenant_id": "acme"}).tenant_id == "acme"
+        assert backend.update_permission(shared.permission_id, {"tenant_id": "acme"}).tenant_id == "acme"
+        assert backend.update_role(parent.role_id, {"tenant_id": None}).tenant_id is None
+        assert backend.revision() == revision + 4
+        assert [p.tenant_id for p in backend.list_permissions()] == ["acme", "acme"]
+        assert [r.tenant_id for r in backend.list_roles()] == [None, "acme"]

@@ -15,6 +15,7 @@ from greenlang.auth.backends import sqlite_links
 from greenlang.auth.backends.arguments import changed, check_list, check_page, check_update, incoming
 from greenlang.auth.backends.sqlite_rows import ASSIGNMENTS, PERMISSIONS, ROLES, Table
 from greenlang.auth.backends.sqlite_store import SQLiteStore
+from greenlang.auth.permissions import Permission
 from greenlang.auth.policies import Policy
 from greenlang.auth.roles import Role, RoleAssignment
 from greenlang.errors import DuplicateError, NotFoundError
@@ -51,10 +52,8 @@ class SQLiteRecords(SQLiteStore):
             sqlite_links.check_unique_name(
                 conn, "policies", "policy_id", "policy_name", record.policy_name, record.policy_id, "policy"
             )
-        elif isinstance(record, RoleAssignment) and not ROLES.exists(conn, record.role_id):
-            raise NotFoundError(
-                f"role assignment names role {record.role_id!r}, which does not exist; create the role first"
-            )
+        elif isinstance(record, RoleAssignment):
+            sqlite_links.check_assignment(conn, record)
 
     def _create(
         self,
@@ -85,6 +84,8 @@ class SQLiteRecords(SQLiteStore):
             changes["updated_at"] = self._clock()
         new = record.replace(**changes)
         self._check(conn, new)
+        if isinstance(old, Permission | Role) and isinstance(new, Permission | Role):
+            sqlite_links.check_move(conn, old, new)
         table.update(conn, new)
         details = {"before": old.model_dump(mode="json"), "after": new.model_dump(mode="json")}
         self._record(conn, table.kind, "updated", key, actor, details)
@@ -119,7 +120,8 @@ class SQLiteRecords(SQLiteStore):
         check_list(items, "bulk create", f"{table.what}s")
         records = [self._incoming(table, item, f"{table.what}[{index}]") for index, item in enumerate(items)]
         with self._write() as conn:
-            batch = sqlite_links.RoleBatch(conn) if table is ROLES and records else None
+            roles = [record for record in records if isinstance(record, Role)]
+            batch = sqlite_links.RoleBatch(conn, roles) if roles else None
             created = [self._create(conn, table, record, actor, audit=False, batch=batch) for record in records]
             if batch is not None:
                 batch.finish()
