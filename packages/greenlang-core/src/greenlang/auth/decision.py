@@ -9,11 +9,11 @@ by the CLI without touching the store again.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
+from time import perf_counter
 from typing import Any, NamedTuple
 
 from greenlang.auth.conditions import MISSING, Condition, evaluate, evaluate_all, lookup
@@ -349,7 +349,7 @@ def conclude(
         reason,
         tuple(hit.rule_id for hit in deciding),
         now,
-        (time.perf_counter() - started) * 1000,
+        (perf_counter() - started) * 1000,
         subject,
         action,
         resource,

@@ -15,12 +15,12 @@ oldest quarter of the entries goes.
 
 from __future__ import annotations
 
-import time
 from bisect import bisect_right
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
+from time import perf_counter
 from typing import Any
 
 from greenlang.auth.conditions import MISSING, lookup
@@ -120,7 +120,7 @@ class DecisionCache:
                     known.reason,
                     known.deciding_rules,
                     now,
-                    (time.perf_counter() - started) * 1000,
+                    (perf_counter() - started) * 1000,
                     known.subject,
                     known.action,
                     known.resource,

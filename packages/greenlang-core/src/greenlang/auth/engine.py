@@ -15,6 +15,8 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import partial
+from time import perf_counter
 from typing import Any, NamedTuple
 
 from greenlang.auth.checker import decide
@@ -55,8 +57,11 @@ Context = Mapping[str, Any]
 # -- request input ---------------------------------------------------------------------------------------------------
 
 
-def expand_context(context: Context | None) -> dict[str, Any]:
-    """Nest dotted keys: ``{"report.confidential": True}`` becomes ``{"report": {"confidential": True}}``."""
+def expand_context(context: Context | None, *, reuse: bool = False) -> dict[str, Any]:
+    """Nest dotted keys: ``{"report.confidential": True}`` becomes ``{"report": {"confidential": True}}``.
+
+    ``reuse`` hands back the caller's own dict when nothing needs nesting, for callers that only read it.
+    """
     if context is None:
         return {}
     if type(context) is not dict and not isinstance(context, Mapping):
@@ -65,7 +70,7 @@ def expand_context(context: Context | None) -> dict[str, Any]:
         if type(key) is not str or type(value) not in _PLAIN or not key or "." in key:
             break
     else:
-        return dict(context)
+        return context if reuse and type(context) is dict else dict(context)
     result: dict[str, Any] = {}
     _merge_into(result, context, "")
     return result
@@ -336,6 +341,7 @@ class _Host:
         ):
             raise InputError("max_staleness must be seconds from 0 (ask the store before every check) to 3600")
         self._clock = clock
+        self._now = partial(datetime.now, UTC) if clock is utcnow else clock
         self._tenant = tenant
         self._cache_size = cache_size
         self._max_staleness = float(max_staleness)
@@ -377,9 +383,9 @@ class _Host:
     def _check(
         self, live: _Live, subject: str, action: str, resource: str, context: Context | None, now: datetime | None
     ) -> Decision:
-        started = time.perf_counter()
-        expanded = expand_context(context)
-        moment = self._clock() if now is None else now
+        started = perf_counter()
+        expanded = expand_context(context, reuse=True)
+        moment = self._now() if now is None else now
         if moment.tzinfo is not UTC:
             moment = to_utc(moment)
         cache = live.cache
@@ -490,7 +496,10 @@ class Authorizer(_Host):
     def check(
         self, subject: str, action: str, resource: str, context: Context | None = None, *, now: datetime | None = None
     ) -> Decision:
-        return self._check(self._live_now(), subject, action, resource, context, now)
+        live = self._live
+        if live is None or self._backend is not None:
+            live = self._live_now()
+        return self._check(live, subject, action, resource, context, now)
 
     def explain(
         self, subject: str, action: str, resource: str, context: Context | None = None, *, now: datetime | None = None
