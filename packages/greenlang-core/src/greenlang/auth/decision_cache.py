@@ -67,17 +67,23 @@ def _frozen(value: Any) -> Hashable:
     return (kind, value)
 
 
+_Entry = tuple[datetime | None, datetime | None, bool, str, tuple[str, ...], str, str, str, int]
+"""When the decision holds (from, until), then its fields but the time and elapsed: a tuple of plain values,
+which the garbage collector stops tracking, unlike the ``Decision`` itself."""
+
+
 class DecisionCache:
     """Decisions of one snapshot; ``get`` answers a repeat request with a fresh ``Decision`` for ``now``."""
 
-    __slots__ = ("_paths", "_single", "_edges", "_recurring", "_entries", "_max", "stats")
+    __slots__ = ("_paths", "_single", "_edges", "_recurring", "_timeless", "_entries", "_max", "stats")
 
     def __init__(self, snapshot: PolicySnapshot, stats: CacheStats, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         self._paths = tuple(sorted(snapshot.read_paths))
         self._single = self._paths[0] if len(self._paths) == 1 and "." not in self._paths[0] else None
         self._edges = snapshot.time_edges
         self._recurring = snapshot.recurring_windows
-        self._entries: dict[Hashable, tuple[datetime | None, datetime | None, Decision]] = {}
+        self._entries: dict[Hashable, _Entry] = {}
+        self._timeless = not self._edges and not self._recurring
         self._max = max_entries
         self.stats = stats
 
@@ -112,20 +118,11 @@ class DecisionCache:
         """A copy of the remembered decision, evaluated at ``now``, if one holds at ``now``."""
         entry = self._entries.get(key)
         if entry is not None:
-            low, high, known = entry
+            low, high, allowed, reason, rules, subject, action, resource, revision = entry
             if (low is None or low <= now) and (high is None or now < high):
                 self.stats.hits += 1
-                return made_decision(
-                    known.allowed,
-                    known.reason,
-                    known.deciding_rules,
-                    now,
-                    (perf_counter() - started) * 1000,
-                    known.subject,
-                    known.action,
-                    known.resource,
-                    known.revision,
-                )
+                elapsed = (perf_counter() - started) * 1000
+                return made_decision(allowed, reason, rules, now, elapsed, subject, action, resource, revision)
         self.stats.misses += 1
         return None
 
@@ -137,8 +134,9 @@ class DecisionCache:
             for old in list(islice(entries, drop)):
                 entries.pop(old, None)
             self.stats.evictions += drop
-        low, high = self._interval(now)
-        entries[key] = (low, high, decision)
+        low, high = (None, None) if self._timeless else self._interval(now)
+        d = decision
+        entries[key] = (low, high, d.allowed, d.reason, d.deciding_rules, d.subject, d.action, d.resource, d.revision)
 
     def _interval(self, now: datetime) -> tuple[datetime | None, datetime | None]:
         edges = self._edges
