@@ -411,7 +411,9 @@ def goals(reports: list[SizeReport]) -> list[tuple[str, str, str, str]]:
     if stats is None:
         rows.append(("cache hit", "<= 3 µs", f"no decision cache; same request again: {repeat:,.1f} µs", "missed"))
     else:
-        rows.append(("cache hit", "<= 3 µs", f"same request again: {repeat:,.1f} µs ({stats})", verdict(repeat <= 3)))
+        rate = stats["decision_cache"]["hit_rate"]
+        measured = f"same request again: {repeat:,.1f} µs {where} (hit rate {rate:.0%})"
+        rows.append(("cache hit", "<= 3 µs", measured, verdict(repeat <= 3)))
     memory = last.ours["memory"]
     streamed = memory["streamed_rss_mb"] * 2**20 / 1e6
     listed = memory["snapshot_rss_mb"] * 2**20 / 1e6
@@ -425,7 +427,8 @@ def goals(reports: list[SizeReport]) -> list[tuple[str, str, str, str]]:
     )
     build = last.ours["build_s"]
     rows.append(("load", "snapshot build < 2 s", f"{build:.2f} s {where}", verdict(build < 2)))
-    return rows
+    # A goal set at 100,000 rules is not met by a run that stopped short of them.
+    return [(g, t, m, "not judged" if "goal is at 100,000" in m else v) for g, t, m, v in rows]
 
 
 def verdict(met: bool) -> str:
@@ -481,7 +484,7 @@ def print_report(reports: list[SizeReport], meta: dict[str, Any]) -> None:
             f" {memory['streamed_process_rss_mb']:,.0f} MiB), {memory['snapshot_rss_mb']:,.1f} MiB with every record"
             f" in memory at once; each of {repeat['requests']} requests repeated 20 times: p50 "
             f"{fmt_us(repeat['p50_us'])}, p99 {fmt_us(repeat['p99_us'])}"
-            f" ({'decision cache: ' + str(repeat['statistics']) if repeat['statistics'] else 'no decision cache'})"
+            f" (decision cache: {repeat['statistics']['decision_cache']})"
         )
         if "store" in extra:
             s = extra["store"]

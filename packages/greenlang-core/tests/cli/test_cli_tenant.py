@@ -58,3 +58,14 @@ def test_a_malformed_tenant_is_a_usage_error_in_one_sentence(db: Path, capsys: p
     assert out == ""
     assert "tenant must be an id of at most 64 letters" in err
     assert "Traceback" not in err
+
+
+def test_the_audit_event_names_the_tenant_whose_view_decided(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["--db", str(db), "check", "acme-user", "read", "reports:q1", "--tenant", "acme"]) == 0
+    assert main(["--db", str(db), "check", "acme-user", "read", "reports:q1"]) == 0
+    store = SQLiteBackend(db)
+    tenanted, whole = [e for e in store.read_audit_events() if e.event_type == "authz.decision"]
+    store.close()
+    assert tenanted.details["tenant"] == "acme"
+    assert "tenant" not in whole.details

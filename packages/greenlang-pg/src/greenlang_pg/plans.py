@@ -254,8 +254,9 @@ class Plans:
         self.tenant_states = kept
 
     def load_policy_state(self, reuse: bool, tenant: str | None = None) -> Plan[StoredPolicyState]:
-        """One snapshot of everything, or of ``tenant``'s rows and the shared ones; with ``reuse``, a state
-        already read at the same revision is returned."""
+        """One snapshot of everything, or of ``tenant``'s rows and the shared ones; with ``reuse`` (outside a
+        transaction), a state already read at the same revision is returned, and without it the state is
+        marked uncommitted."""
         tenant = check_tenant(tenant)
 
         def make() -> Op[StoredPolicyState]:
@@ -269,6 +270,7 @@ class Plans:
                 roles=tuple((yield from self.ops.load(ROLES, tenant))),
                 policies=tuple((yield from self.ops.load(POLICIES, tenant))),
                 assignments=tuple((yield from self.ops.load(ASSIGNMENTS, tenant))),
+                committed=reuse,
             )
             if reuse:
                 self.keep(tenant, state)

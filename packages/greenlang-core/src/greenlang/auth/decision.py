@@ -284,10 +284,10 @@ def rule_verdict(cr: CompiledRule, request: Request, role_names: set[str]) -> tu
     if not any(pattern.matches(request.parts) for pattern in cr.patterns):
         return False, f"pattern {', '.join(rule.resources)} does not match {request.resource}", None
     via: str | None = None
-    if (cr.subjects or cr.role_names) and request.subject not in cr.subjects:
+    if cr.addressed and request.subject not in cr.subjects:
         held = sorted(cr.role_names & role_names)
         if not held:
-            wanted = ", ".join(sorted(cr.role_names)) or "none"
+            wanted = ", ".join(sorted(cr.role_names)) or "none of its own tenant"
             return (
                 False,
                 f"subject {request.subject} is not among the rule's subjects and holds none of its roles ({wanted})",

@@ -55,11 +55,25 @@ class CacheStats:
         }
 
 
+MAX_KEYED_TEXT = 1024
+MAX_KEYED_ITEMS = 64
+"""Longer context values are not cached: the cache is bounded by entries, so each entry must be small."""
+
+
 def _frozen(value: Any) -> Hashable:
-    """A hashable stand-in that keeps kinds apart: ``1``, ``1.0``, ``True`` and ``"1"`` never share an entry."""
+    """A hashable stand-in that keeps kinds apart: ``1``, ``1.0``, ``True`` and ``"1"`` never share an entry.
+
+    ``TypeError`` for a value too large to keep (the request is then answered uncached).
+    """
     kind = type(value)
     if kind is str:
+        if len(value) > MAX_KEYED_TEXT:
+            raise TypeError("too long to cache")
         return value  # type: ignore[no-any-return]
+    if kind in _SIZED and len(value) > MAX_KEYED_ITEMS:
+        raise TypeError("too many items to cache")
+    if kind is bytes:
+        raise TypeError("bytes are not cached")
     if kind is list or kind is tuple:
         return (kind, tuple(_frozen(item) for item in value))
     if isinstance(value, Mapping):
@@ -70,6 +84,9 @@ def _frozen(value: Any) -> Hashable:
 _Entry = tuple[datetime | None, datetime | None, bool, str, tuple[str, ...], str, str, str, int]
 """When the decision holds (from, until), then its fields but the time and elapsed: a tuple of plain values,
 which the garbage collector stops tracking, unlike the ``Decision`` itself."""
+
+
+_SIZED = frozenset({list, tuple, dict, set, frozenset})
 
 
 class DecisionCache:
@@ -99,7 +116,7 @@ class DecisionCache:
         single = self._single
         if single is not None:
             value = context.get(single, MISSING)
-            if type(value) is str:
+            if type(value) is str and len(value) <= MAX_KEYED_TEXT:
                 return subject, action, resource, value
         elif not self._paths:
             return subject, action, resource

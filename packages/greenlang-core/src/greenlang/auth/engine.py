@@ -49,7 +49,7 @@ from greenlang.errors import InputError
 from greenlang.ids import ID_PATTERN
 from greenlang.timeutil import Clock, to_utc, utcnow
 
-__all__ = ["Authorizer", "AsyncAuthorizer", "expand_context"]
+__all__ = ["Authorizer", "AsyncAuthorizer", "expand_context", "check_options", "check_tenant_id"]
 
 Context = Mapping[str, Any]
 
@@ -80,7 +80,13 @@ _PLAIN = frozenset({str, bool, type(None)})
 """Value types a flat context can hold with nothing to nest or check (numbers are checked for JSON range)."""
 
 
-def _merge_into(target: dict[str, Any], source: Mapping[Any, Any], prefix: str) -> None:
+MAX_DEPTH = 32
+"""How deeply a context may nest; deeper is refused rather than recursed into."""
+
+
+def _merge_into(target: dict[str, Any], source: Mapping[Any, Any], prefix: str, depth: int = 0) -> None:
+    if depth >= MAX_DEPTH:
+        raise InputError(f"context nests deeper than {MAX_DEPTH} levels at {prefix[:80]!r}; flatten it")
     for key, value in source.items():
         if not isinstance(key, str) or any(not part for part in key.split(".")):
             raise InputError(
@@ -101,20 +107,20 @@ def _merge_into(target: dict[str, Any], source: Mapping[Any, Any], prefix: str) 
                 existing = node[leaf] = {}
             elif not isinstance(existing, dict):
                 raise InputError(f"context gives {path!r} both a value and nested attributes; give one")
-            _merge_into(existing, value, path + ".")
+            _merge_into(existing, value, path + ".", depth + 1)
         elif existing is not MISSING:
             raise InputError(
                 f"context gives {path!r} more than once (as a value and as nested attributes); give it once"
             )
         else:
-            _check_value(value, path)
+            _check_value(value, path, depth)
             node[leaf] = value
 
 
 _EXACT_INT = 2**53 - 1
 
 
-def _check_value(value: Any, path: str) -> None:
+def _check_value(value: Any, path: str, depth: int = 0) -> None:
     """Numbers must mean the same to every JSON reader, and to the audit trail that records them.
 
     NaN compares false with everything, so it would quietly switch conditions
@@ -124,12 +130,15 @@ def _check_value(value: Any, path: str) -> None:
         raise InputError(f"context value {path!r} is {value}; give a finite number")
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _EXACT_INT:
         raise InputError(f"context value {path!r} is too large for exact JSON (over 2**53 - 1); give it as a string")
-    if isinstance(value, list | tuple):
-        for item in value:
-            _check_value(item, path)
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            _check_value(item, f"{path}.{key}")
+    if isinstance(value, list | tuple | set | frozenset | Mapping):
+        if depth >= MAX_DEPTH:
+            raise InputError(f"context value {path[:80]!r} nests deeper than {MAX_DEPTH} levels; flatten it")
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                _check_value(item, f"{path}.{key}", depth + 1)
+        else:
+            for item in value:
+                _check_value(item, path, depth + 1)
 
 
 def _check_request(subject: Any, action: Any, resource: Any) -> None:
@@ -275,6 +284,20 @@ def _evaluate(snapshot: PolicySnapshot, request: Request, trace: list[RuleTrace]
 # -- entry points shared by the sync and async authorizers -----------------------------------------------------------
 
 
+def _moment(now: Any, clock: Clock) -> datetime:
+    """``now``, or the clock's time, in UTC."""
+    return _in_utc(clock(), "the clock") if now is None else _in_utc(now, "now")
+
+
+def _in_utc(value: Any, source: str) -> datetime:
+    """``value`` in UTC; anything but a datetime is refused in a sentence naming where it came from."""
+    if not isinstance(value, datetime):
+        raise InputError(
+            f"{source} gave {type(value).__name__}, not a datetime; pass one such as datetime(2026, 12, 31, tzinfo=UTC)"
+        )
+    return to_utc(value)
+
+
 def _request(subject: str, action: str, resource: str, context: Context | None, now: datetime) -> Request:
     _check_request(subject, action, resource)
     return Request(subject, action, resource, resource.split(SEPARATOR), expand_context(context), now)
@@ -291,7 +314,7 @@ def _run(
     explain: bool,
 ) -> Explanation:
     started = time.perf_counter()
-    request = _request(subject, action, resource, context, to_utc(now if now is not None else clock()))
+    request = _request(subject, action, resource, context, _moment(now, clock))
     trace: list[RuleTrace] | None = [] if explain else None
     hits = _evaluate(snapshot, request, trace)
     return Explanation(combine(snapshot, request, hits, started), tuple(trace or ()))
@@ -301,7 +324,7 @@ def _roles(
     snapshot: PolicySnapshot, clock: Clock, subject: str, context: Context | None, now: datetime | None
 ) -> list[Role]:
     _check_subject(subject)
-    moment = to_utc(now if now is not None else clock())
+    moment = _moment(now, clock)
     request = Request(subject, "", "", [], expand_context(context), moment)
     return [role for role, _ in _effective_roles(snapshot, request, None)]
 
@@ -317,11 +340,30 @@ def _permissions(roles: list[Role], snapshot: PolicySnapshot) -> list[Permission
 _TENANT = re.compile(ID_PATTERN)
 
 
+def check_tenant_id(tenant: Any) -> str:
+    """``tenant`` if it is a well-formed tenant id, else an ``InputError`` naming the fix."""
+    if not isinstance(tenant, str) or len(tenant) > 64 or not _TENANT.fullmatch(tenant):
+        raise InputError("tenant must be an id of at most 64 letters, digits and _.- such as 'org-1'")
+    return tenant
+
+
+def check_options(clock: Any, cache_size: Any, max_staleness: Any) -> None:
+    """The authorizer options shared with ``Tenants``, refused when given rather than at the first check."""
+    if not callable(clock):
+        raise InputError("clock must be a function returning a datetime, such as greenlang.timeutil.utcnow")
+    if not isinstance(cache_size, int) or isinstance(cache_size, bool) or cache_size < 0:
+        raise InputError("cache_size must be a whole number of decisions, 0 to turn the decision cache off")
+    if not isinstance(max_staleness, int | float) or isinstance(max_staleness, bool) or not 0 <= max_staleness <= 3600:
+        raise InputError("max_staleness must be seconds from 0 (ask the store before every check) to 3600")
+
+
 class _Live(NamedTuple):
     """A snapshot and its decision cache, swapped in together so a check never pairs one with the other's."""
 
     snapshot: PolicySnapshot
     cache: DecisionCache | None
+    provisional: bool = False
+    """Read inside a store transaction that may yet roll back: never trusted beyond the next check."""
 
 
 class _Host:
@@ -330,16 +372,9 @@ class _Host:
     def __init__(
         self, snapshot: PolicySnapshot | None, clock: Clock, tenant: str | None, cache_size: int, max_staleness: float
     ) -> None:
-        if tenant is not None and (not isinstance(tenant, str) or len(tenant) > 64 or not _TENANT.fullmatch(tenant)):
-            raise InputError("tenant must be an id of at most 64 letters, digits and _.- such as 'org-1'")
-        if not isinstance(cache_size, int) or isinstance(cache_size, bool) or cache_size < 0:
-            raise InputError("cache_size must be a whole number of decisions, 0 to turn the decision cache off")
-        if (
-            not isinstance(max_staleness, int | float)
-            or isinstance(max_staleness, bool)
-            or not 0 <= max_staleness <= 3600
-        ):
-            raise InputError("max_staleness must be seconds from 0 (ask the store before every check) to 3600")
+        if tenant is not None:
+            check_tenant_id(tenant)
+        check_options(clock, cache_size, max_staleness)
         self._clock = clock
         self._now = partial(datetime.now, UTC) if clock is utcnow else clock
         self._tenant = tenant
@@ -358,7 +393,9 @@ class _Host:
 
     def _recent(self, live: _Live | None) -> bool:
         """Whether ``live`` may answer without asking the store for its revision (within ``max_staleness``)."""
-        return live is not None and self._max_staleness > 0 and time.monotonic() < self._next_poll
+        return (
+            live is not None and not live.provisional and self._max_staleness > 0 and time.monotonic() < self._next_poll
+        )
 
     def _moved(self, revision: int, live: _Live) -> bool:
         """Whether the store's ``revision``, just read, is not ``live``'s; it stands for ``max_staleness``."""
@@ -373,6 +410,8 @@ class _Host:
     def _install(self, state: PolicyStateLike) -> _Live:
         started = time.perf_counter()
         live = self._wrap(PolicySnapshot.build(state))
+        if getattr(state, "committed", True) is False:
+            live = live._replace(provisional=True)
         self._build_ms = (time.perf_counter() - started) * 1000
         self._reloads += 1
         self._live = live
@@ -386,8 +425,8 @@ class _Host:
         started = perf_counter()
         expanded = expand_context(context, reuse=True)
         moment = self._now() if now is None else now
-        if moment.tzinfo is not UTC:
-            moment = to_utc(moment)
+        if type(moment) is not datetime or moment.tzinfo is not UTC:
+            moment = _in_utc(moment, "the clock" if now is None else "now")
         cache = live.cache
         key = None
         if cache is not None and type(subject) is str and type(action) is str and type(resource) is str:
@@ -461,7 +500,7 @@ class Authorizer(_Host):
         if backend is None or self._recent(live):
             assert live is not None  # the constructor needs a backend or a snapshot
             return live
-        if live is None or self._moved(backend.revision(), live):
+        if live is None or live.provisional or self._moved(backend.revision(), live):
             if live is not None and not self._reloading.acquire(blocking=False):
                 return live  # another thread is reloading: answer from what we have
             if live is None:
@@ -554,7 +593,7 @@ class AsyncAuthorizer(_Host):
         if backend is None or self._recent(live):
             assert live is not None  # the constructor needs a backend or a snapshot
             return live
-        if live is None or self._moved(await backend.revision(), live):
+        if live is None or live.provisional or self._moved(await backend.revision(), live):
             lock = self._lock()
             if lock.locked() and live is not None:
                 return live  # another task is reloading: answer from what we have

@@ -159,6 +159,9 @@ class CompiledRule:
     conditions: tuple[Condition, ...]
     subjects: frozenset[str]
     role_names: frozenset[str]
+    """The roles the rule names that it may apply through: a role of another tenant is not among them."""
+    addressed: bool
+    """Whether the rule names subjects or roles at all; a rule that names neither applies to everyone."""
 
     @property
     def effect(self) -> PermissionEffect:
@@ -196,7 +199,14 @@ def _compile_permission(permission: Permission, patterns: dict[str, CompiledPatt
     )
 
 
-def _compile_rules(policy: Policy) -> list[CompiledRule]:
+def _reachable(referrer: str | None, referenced: str | None) -> bool:
+    """A record may reach records of its own tenant or shared ones; a shared record only shared ones."""
+    return referenced is None or referenced == referrer
+
+
+def _compile_rules(policy: Policy, role_tenants: Mapping[str, str | None]) -> list[CompiledRule]:
+    """``role_tenants`` gives each stored role name's tenant: a rule naming another tenant's role never
+    applies through it (names are matched store-wide, so only the tenant can tell them apart)."""
     compiled = []
     for index, rule in enumerate(policy.rules):
         ref = policy.rule_ref(index)
@@ -212,7 +222,12 @@ def _compile_rules(policy: Policy) -> list[CompiledRule]:
                 _scope(rule.scope),
                 conditions,
                 frozenset(rule.subjects),
-                frozenset(rule.roles),
+                frozenset(
+                    name
+                    for name in rule.roles
+                    if name not in role_tenants or _reachable(policy.tenant_id, role_tenants[name])
+                ),
+                bool(rule.subjects or rule.roles),
             )
         )
     return compiled
@@ -294,7 +309,7 @@ def _rule_maps(rules: Iterable[CompiledRule]) -> tuple[dict[str, RuleMap], dict[
             by_subject.setdefault(subject, []).append(rule)
         for name in rule.role_names:
             by_role.setdefault(name, []).append(rule)
-        if not (rule.subjects or rule.role_names):
+        if not rule.addressed:
             everyone.append(rule)
 
     def index(items: list[CompiledRule]) -> RuleMap:
@@ -431,7 +446,8 @@ class PolicySnapshot:
             for subject, items in by_subject.items()
         }
         ordered = tuple(sorted(policies, key=lambda p: (-p.priority, p.policy_id)))
-        rules = tuple(rule for policy in ordered for rule in _compile_rules(policy))
+        role_tenants = {role.role_name: role.tenant_id for role in role_map.values()}
+        rules = tuple(rule for policy in ordered for rule in _compile_rules(policy, role_tenants))
         rules_by_subject, rules_by_role, everyone = _rule_maps(rules)
         edges, recurring = _time_edges(assignment_rows, ordered, rules)
         packed_assignments = {subject: tuple(a.packed for a in items) for subject, items in by_subject.items()}

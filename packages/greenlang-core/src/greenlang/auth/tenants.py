@@ -17,7 +17,7 @@ from cachetools import LRUCache
 
 from greenlang.auth.decision import Decision
 from greenlang.auth.decision_cache import DEFAULT_MAX_ENTRIES
-from greenlang.auth.engine import AsyncAuthorizer, Authorizer
+from greenlang.auth.engine import AsyncAuthorizer, Authorizer, check_options, check_tenant_id
 from greenlang.auth.snapshot import AsyncPolicySource, PolicySource
 from greenlang.errors import InputError
 from greenlang.timeutil import Clock, utcnow
@@ -39,6 +39,7 @@ class _Held(Generic[A]):
     """The authorizers held by tenant, least recently used first, and the options each is made with."""
 
     def __init__(self, max_tenants: int, clock: Clock, cache_size: int, max_staleness: float) -> None:
+        check_options(clock, cache_size, max_staleness)
         self._authorizers: LRUCache[str, A] = LRUCache(maxsize=_check_size(max_tenants))
         self._options: dict[str, Any] = {"clock": clock, "cache_size": cache_size, "max_staleness": max_staleness}
 
@@ -76,7 +77,7 @@ class Tenants(_Held[Authorizer]):
         with self._lock:
             found = self._authorizers.get(tenant)
             if found is None:
-                found = Authorizer(self._backend, tenant=tenant, **self._options)
+                found = Authorizer(self._backend, tenant=check_tenant_id(tenant), **self._options)
                 self._authorizers[tenant] = found
             return found
 
@@ -120,7 +121,7 @@ class AsyncTenants(_Held[AsyncAuthorizer]):
         """The tenant's authorizer; creating one awaits nothing, as it loads on its first check."""
         found = self._authorizers.get(tenant)
         if found is None:
-            found = AsyncAuthorizer(self._backend, tenant=tenant, **self._options)
+            found = AsyncAuthorizer(self._backend, tenant=check_tenant_id(tenant), **self._options)
             self._authorizers[tenant] = found
         return found
 

@@ -110,14 +110,18 @@ def read_batch(stream: TextIO, source: str) -> list[BatchRequest]:
     return requests
 
 
-def _decision_event(decision: Decision, context: dict[str, Any]) -> AuditEvent:
+def _decision_event(decision: Decision, context: dict[str, Any], tenant: str | None) -> AuditEvent:
+    """The decision as an audit event; with the tenant whose view decided it, so it can be checked again."""
+    details = {**decision.as_dict(), "context": context}
+    if tenant is not None:
+        details["tenant"] = tenant
     return AuditEvent(
         event_type="authz.decision",
         user_id=decision.subject,
         resource=decision.resource,
         action=decision.action,
         result=AuditResult.SUCCESS if decision.allowed else AuditResult.FAILURE,
-        details={**decision.as_dict(), "context": context},
+        details=details,
     )
 
 
@@ -187,7 +191,7 @@ def check(
     else:
         decision = authorizer.check(subject, action, resource, context, now=now)
     if audit:
-        app.backend().append_audit_event(_decision_event(decision, context))
+        app.backend().append_audit_event(_decision_event(decision, context, tenant))
     if as_json:
         body = explanation.as_dict() if explain else decision.as_dict()
         click.echo(json.dumps(body, indent=2))
@@ -241,7 +245,7 @@ def _run_batch(app: App, batch_file: Path, audit: bool, tenant: str | None) -> i
             raise InputError(f"line {request.line}: {exc}") from None
         decisions.append((request, decision))
     if audit and decisions:
-        app.backend().append_audit_events([_decision_event(d, r.context) for r, d in decisions])
+        app.backend().append_audit_events([_decision_event(d, r.context, tenant) for r, d in decisions])
     allowed = mismatched = expected = 0
     for request, decision in decisions:
         allowed += decision.allowed

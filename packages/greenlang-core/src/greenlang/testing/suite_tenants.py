@@ -305,6 +305,10 @@ class TenantChecks(ConformanceHooks):
             assert _ids(inside)["permissions"] == [*_ids(before)["permissions"], added.permission_id]
         after = backend.load_policy_state(tenant="acme")
         assert (after.revision, _ids(after)) == (inside.revision, _ids(inside))
+        # A state read inside a transaction may yet be rolled back, and its revision number reused by
+        # another write: the store says so, and an authorizer then never keeps it.
+        assert (getattr(before, "committed", True), getattr(inside, "committed", True)) == (True, False)
+        assert getattr(after, "committed", True) is True
 
     @pytest.mark.parametrize(
         "tenant",

@@ -55,13 +55,19 @@ class PolicyState(Protocol):
 
 @dataclass(slots=True)
 class StoredPolicyState:
-    """A ``PolicyState`` a store read in one transaction; ``revision`` is the counter at that moment."""
+    """A ``PolicyState`` a store read in one transaction; ``revision`` is the counter at that moment.
+
+    ``committed`` is False for a state read inside an open transaction: it may
+    be rolled back, and its revision number then reused by another write, so
+    an authorizer must not keep it once the transaction is over.
+    """
 
     revision: int
     permissions: Sequence[Permission]
     roles: Sequence[Role]
     policies: Sequence[Policy]
     assignments: Sequence[RoleAssignment]
+    committed: bool = True
 
 
 @runtime_checkable

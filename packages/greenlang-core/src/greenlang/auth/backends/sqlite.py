@@ -332,6 +332,7 @@ class SQLiteBackend(SQLiteRecords):
                     roles=tuple(load(conn, ROLES, tenant)),
                     policies=tuple(load(conn, POLICIES, tenant)),
                     assignments=tuple(load(conn, ASSIGNMENTS, tenant)),
+                    committed=not enclosed,
                 )
             if not enclosed:
                 self._cache_misses += 1
