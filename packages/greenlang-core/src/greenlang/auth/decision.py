@@ -205,12 +205,10 @@ class Hit(NamedTuple):
 
     def summary(self) -> str:
         rule = self.rule
-        if isinstance(rule, CompiledPermission):
-            return (
-                f"permission {rule.id} ({rule.effect.value} {rule.action} on {rule.pattern.text}) via role {self.via}"
-            )
+        if isinstance(rule, CompiledPermission):  # StrEnums format as their values
+            return f"permission {rule.id} ({rule.effect} {rule.action} on {rule.pattern.text}) via role {self.via}"
         policy = rule.policy
-        return f"{policy.policy_type.value} policy {policy.policy_name} rule {rule.ref} ({rule.effect.value})"
+        return f"{policy.policy_type} policy {policy.policy_name} rule {rule.ref} ({rule.rule.effect})"
 
 
 def scope_problem(scope: Scope, context: Context) -> str | None:
@@ -334,10 +332,13 @@ def conclude(
     revision: int, subject: str, action: str, resource: str, now: datetime, hits: list[Hit], started: float
 ) -> Decision:
     """``combine`` for callers that hold the request's parts rather than a ``Request``."""
-    denies = [hit for hit in hits if hit.effect is PermissionEffect.DENY]
+    denies = [hit for hit in hits if hit.effect is _DENY]
     deciding = denies or hits
     if len(deciding) > 1:
         deciding.sort(key=_order)
+        rules = tuple([hit.rule_id for hit in deciding])
+    else:
+        rules = (deciding[0].rule_id,) if deciding else ()
     if denies:
         reason = f"Denied by {denies[0].summary()}{denies[0].note}{_more(denies, 'deny')}."
     elif hits:
@@ -347,7 +348,7 @@ def conclude(
     return made_decision(
         not denies and bool(hits),
         reason,
-        tuple(hit.rule_id for hit in deciding),
+        rules,
         now,
         (perf_counter() - started) * 1000,
         subject,
@@ -359,6 +360,9 @@ def conclude(
 
 def _order(hit: Hit) -> tuple[int, str]:
     return -hit.priority, hit.rule_id
+
+
+_DENY = PermissionEffect.DENY
 
 
 def _more(hits: list[Hit], effect: str) -> str:
