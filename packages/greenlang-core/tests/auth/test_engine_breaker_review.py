@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import threading
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,7 @@ def test_large_context_values_are_answered_but_not_cached(store: SQLiteBackend) 
     uncached = Authorizer(store, clock=lambda: NOW, cache_size=0)
     for index in range(20):
         assert authorizer.check("alice", "read", "x", {"note": f"{index}" + "y" * 100_000}).allowed
-        many = {"note": list(range(index + 100))}
+        many = {"note": [[f"{index}-{row}-{column}" for column in range(16)] for row in range(64)]}
         assert (
             authorizer.check("alice", "read", "x", many).allowed == uncached.check("alice", "read", "x", many).allowed
         )
@@ -188,3 +189,88 @@ def test_tenants_refuse_bad_options_when_made_not_at_the_first_check(
     for kind in (Tenants, AsyncTenants):
         with pytest.raises(InputError, match=f"^{field} must be"):
             kind(store, **options)
+
+
+def test_a_snapshot_read_inside_a_transaction_is_never_shared_with_other_callers(store: SQLiteBackend) -> None:
+    admin = _admin(store)
+    authorizer = Authorizer(store, clock=lambda: NOW, max_staleness=3600)  # answers without asking the store
+    assert not authorizer.check("mallory", "delete", "prod:db").allowed
+    elsewhere: list[bool] = []
+    with store.atomic():
+        store.create_assignment(RoleAssignment(subject="mallory", role_id=admin.role_id))
+        inside = authorizer.reload()  # this caller's own view of its uncommitted write
+        assert "mallory" in inside.assignments
+        other = threading.Thread(
+            target=lambda: elsewhere.append(authorizer.check("mallory", "delete", "prod:db").allowed)
+        )
+        other.start()
+        other.join(timeout=10)
+    assert elsewhere == [False]
+
+
+def test_times_out_of_range_in_utc_are_input_errors(store: SQLiteBackend) -> None:
+    authorizer = Authorizer(store)
+    edge = datetime.max.replace(tzinfo=timezone(timedelta(hours=-5)))
+    for call in (authorizer.check, authorizer.explain):
+        with pytest.raises(InputError, match="out of range in UTC"):
+            call("alice", "read", "x", now=edge)
+
+
+def test_the_last_hour_there_is_still_answered_from_the_cache_alike(store: SQLiteBackend) -> None:
+    admin = _admin(store)
+    store.create_assignment(RoleAssignment(subject="alice", role_id=admin.role_id))
+    rule = PolicyRule(effect="deny", actions=["read"], resources=["**"], hours=(9, 17))
+    store.create_policy(Policy(policy_name="office-hours-freeze", policy_type="temporal", rules=[rule]))
+    last = datetime.max.replace(tzinfo=UTC)
+    cached, uncached = Authorizer(store), Authorizer(store, cache_size=0)
+    for _ in range(2):
+        assert (
+            cached.check("alice", "read", "x", now=last).allowed
+            == uncached.check("alice", "read", "x", now=last).allowed
+        )
+
+
+@pytest.mark.parametrize("tenant", [[], {}, ["org-1"]])
+def test_tenants_refuse_unhashable_tenants_in_a_sentence(store: SQLiteBackend, tenant: Any) -> None:
+    with pytest.raises(InputError, match="^tenant must be an id"):
+        Tenants(store).check(tenant, "alice", "read", "x")
+
+
+@pytest.mark.parametrize("backend", [5, "sqlite", object()])
+def test_something_that_is_not_a_store_is_refused_when_given(backend: Any) -> None:
+    for make in (lambda: Authorizer(backend), lambda: Tenants(backend), lambda: AsyncTenants(backend)):
+        with pytest.raises(InputError, match="^backend must be a store such as"):
+            make()
+
+
+def test_a_task_started_inside_a_block_does_not_join_a_later_transaction(tmp_path: Path) -> None:
+    from greenlang.auth.backends.sqlite_async import AsyncSQLiteBackend
+
+    def permission(permission_id: str) -> Permission:
+        return Permission(permission_id=permission_id, resource="x", action="read", effect="allow")
+
+    async def scenario() -> list[str]:
+        store = AsyncSQLiteBackend(tmp_path / "tasks.db")
+        go = asyncio.Event()
+
+        async def later_write() -> None:
+            await go.wait()
+            await store.create_permission(permission("from-x"))
+
+        async def undone() -> None:
+            async with store.atomic():
+                await store.create_permission(permission("from-t2"))
+                go.set()
+                await asyncio.sleep(0.05)  # the background write, were it let in, would land in this transaction
+                raise RuntimeError("undo")
+
+        async with store.atomic():
+            background = asyncio.create_task(later_write())  # inherits the block's context
+        with pytest.raises(RuntimeError, match="undo"):
+            await undone()
+        await asyncio.wait_for(background, timeout=10)
+        kept = [p.permission_id for p in await store.list_permissions()]
+        await store.close()
+        return kept
+
+    assert asyncio.run(scenario()) == ["from-x"]

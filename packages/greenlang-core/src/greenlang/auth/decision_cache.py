@@ -18,7 +18,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from time import perf_counter
 from typing import Any
@@ -31,6 +31,7 @@ __all__ = ["CacheStats", "DecisionCache", "DEFAULT_MAX_ENTRIES"]
 
 DEFAULT_MAX_ENTRIES = 100_000
 _HOUR = timedelta(hours=1)
+_LAST_HOUR = datetime.max.replace(minute=0, second=0, microsecond=0, tzinfo=UTC)
 
 
 @dataclass
@@ -55,38 +56,41 @@ class CacheStats:
         }
 
 
-MAX_KEYED_TEXT = 1024
-MAX_KEYED_ITEMS = 64
-"""Longer context values are not cached: the cache is bounded by entries, so each entry must be small."""
+MAX_KEY_SIZE = 2048
+"""Context values a cache key may hold, counted in characters of text plus items of collections, at every
+depth: the cache is bounded by entries, so each entry must be small; larger requests are answered uncached."""
+
+_SIZED = frozenset({list, tuple, dict, set, frozenset})
 
 
-def _frozen(value: Any) -> Hashable:
+def _frozen(value: Any, budget: list[int]) -> Hashable:
     """A hashable stand-in that keeps kinds apart: ``1``, ``1.0``, ``True`` and ``"1"`` never share an entry.
 
-    ``TypeError`` for a value too large to keep (the request is then answered uncached).
+    ``budget`` holds what is left of ``MAX_KEY_SIZE``; ``TypeError`` once it is spent, or for a value that
+    cannot be keyed (the request is then answered uncached).
     """
     kind = type(value)
-    if kind is str:
-        if len(value) > MAX_KEYED_TEXT:
-            raise TypeError("too long to cache")
-        return value  # type: ignore[no-any-return]
-    if kind in _SIZED and len(value) > MAX_KEYED_ITEMS:
-        raise TypeError("too many items to cache")
+    if kind is str or kind in _SIZED:
+        budget[0] -= len(value)
+        if budget[0] < 0:
+            raise TypeError("too large to cache")
+        if kind is str:
+            return value  # type: ignore[no-any-return]
     if kind is bytes:
         raise TypeError("bytes are not cached")
     if kind is list or kind is tuple:
-        return (kind, tuple(_frozen(item) for item in value))
+        return (kind, tuple(_frozen(item, budget) for item in value))
     if isinstance(value, Mapping):
-        return (kind, frozenset(((type(key), key), _frozen(item)) for key, item in value.items()))
+        return (
+            kind,
+            frozenset(((type(key), _frozen(key, budget)), _frozen(item, budget)) for key, item in value.items()),
+        )
     return (kind, value)
 
 
 _Entry = tuple[datetime | None, datetime | None, bool, str, tuple[str, ...], str, str, str, int]
 """When the decision holds (from, until), then its fields but the time and elapsed: a tuple of plain values,
 which the garbage collector stops tracking, unlike the ``Decision`` itself."""
-
-
-_SIZED = frozenset({list, tuple, dict, set, frozenset})
 
 
 class DecisionCache:
@@ -116,15 +120,16 @@ class DecisionCache:
         single = self._single
         if single is not None:
             value = context.get(single, MISSING)
-            if type(value) is str and len(value) <= MAX_KEYED_TEXT:
+            if type(value) is str and len(value) <= MAX_KEY_SIZE:
                 return subject, action, resource, value
         elif not self._paths:
             return subject, action, resource
         try:
             if single is not None:
-                key: Hashable = (subject, action, resource, _frozen(value))
+                key: Hashable = (subject, action, resource, _frozen(value, [MAX_KEY_SIZE]))
             else:
-                key = (subject, action, resource, *(_frozen(lookup(context, path)) for path in self._paths))
+                budget = [MAX_KEY_SIZE]
+                key = (subject, action, resource, *(_frozen(lookup(context, path), budget) for path in self._paths))
             hash(key)
         except TypeError:
             self.stats.uncacheable += 1
@@ -166,5 +171,6 @@ class DecisionCache:
         if self._recurring:
             hour = now.replace(minute=0, second=0, microsecond=0)
             low = hour if low is None or low < hour else low
-            high = hour + _HOUR if high is None or high > hour + _HOUR else high
+            if hour < _LAST_HOUR:  # past it, there is no next hour to stop at
+                high = hour + _HOUR if high is None or high > hour + _HOUR else high
         return low, high

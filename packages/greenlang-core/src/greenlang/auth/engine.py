@@ -49,7 +49,7 @@ from greenlang.errors import InputError
 from greenlang.ids import ID_PATTERN
 from greenlang.timeutil import Clock, to_utc, utcnow
 
-__all__ = ["Authorizer", "AsyncAuthorizer", "expand_context", "check_options", "check_tenant_id"]
+__all__ = ["Authorizer", "AsyncAuthorizer", "expand_context", "check_backend", "check_options", "check_tenant_id"]
 
 Context = Mapping[str, Any]
 
@@ -295,7 +295,10 @@ def _in_utc(value: Any, source: str) -> datetime:
         raise InputError(
             f"{source} gave {type(value).__name__}, not a datetime; pass one such as datetime(2026, 12, 31, tzinfo=UTC)"
         )
-    return to_utc(value)
+    try:
+        return to_utc(value)
+    except OverflowError:
+        raise InputError(f"{source} gave {value.isoformat()}, which is out of range in UTC; pass a real time") from None
 
 
 def _request(subject: str, action: str, resource: str, context: Context | None, now: datetime) -> Request:
@@ -347,6 +350,14 @@ def check_tenant_id(tenant: Any) -> str:
     return tenant
 
 
+def check_backend(backend: Any) -> None:
+    """Refuse, when given, anything that is not a store an authorizer can load from."""
+    if not (callable(getattr(backend, "revision", None)) and callable(getattr(backend, "load_policy_state", None))):
+        raise InputError(
+            f"backend must be a store such as open_backend('sqlite', path=...), not {type(backend).__name__}"
+        )
+
+
 def check_options(clock: Any, cache_size: Any, max_staleness: Any) -> None:
     """The authorizer options shared with ``Tenants``, refused when given rather than at the first check."""
     if not callable(clock):
@@ -362,8 +373,6 @@ class _Live(NamedTuple):
 
     snapshot: PolicySnapshot
     cache: DecisionCache | None
-    provisional: bool = False
-    """Read inside a store transaction that may yet roll back: never trusted beyond the next check."""
 
 
 class _Host:
@@ -393,9 +402,7 @@ class _Host:
 
     def _recent(self, live: _Live | None) -> bool:
         """Whether ``live`` may answer without asking the store for its revision (within ``max_staleness``)."""
-        return (
-            live is not None and not live.provisional and self._max_staleness > 0 and time.monotonic() < self._next_poll
-        )
+        return live is not None and self._max_staleness > 0 and time.monotonic() < self._next_poll
 
     def _moved(self, revision: int, live: _Live) -> bool:
         """Whether the store's ``revision``, just read, is not ``live``'s; it stands for ``max_staleness``."""
@@ -408,10 +415,16 @@ class _Host:
         return _Live(snapshot, cache)
 
     def _install(self, state: PolicyStateLike) -> _Live:
+        """Build ``state`` and make it live, unless it was read inside a transaction.
+
+        Such a state may yet roll back (and its revision number then go to
+        another write), and it holds writes no other caller may see: it
+        answers the call that read it, and is never kept or shared.
+        """
         started = time.perf_counter()
-        live = self._wrap(PolicySnapshot.build(state))
         if getattr(state, "committed", True) is False:
-            live = live._replace(provisional=True)
+            return _Live(PolicySnapshot.build(state), None)
+        live = self._wrap(PolicySnapshot.build(state))
         self._build_ms = (time.perf_counter() - started) * 1000
         self._reloads += 1
         self._live = live
@@ -490,6 +503,8 @@ class Authorizer(_Host):
             raise InputError("Authorizer needs a backend or a snapshot; pass one of them")
         if backend is None and tenant is not None:
             raise InputError("tenant needs a backend to load from; pass backend= as well")
+        if backend is not None:
+            check_backend(backend)
         super().__init__(snapshot, clock, tenant, cache_size, max_staleness)
         self._backend = backend
         self._reloading = threading.Lock()
@@ -500,7 +515,7 @@ class Authorizer(_Host):
         if backend is None or self._recent(live):
             assert live is not None  # the constructor needs a backend or a snapshot
             return live
-        if live is None or live.provisional or self._moved(backend.revision(), live):
+        if live is None or self._moved(backend.revision(), live):
             if live is not None and not self._reloading.acquire(blocking=False):
                 return live  # another thread is reloading: answer from what we have
             if live is None:
@@ -528,7 +543,7 @@ class Authorizer(_Host):
         """Rebuild the snapshot from the backend now (a no-op without a backend)."""
         if self._backend is not None:
             with self._reloading:
-                self._install(self._load(self._backend))
+                return self._install(self._load(self._backend)).snapshot
         assert self._live is not None
         return self._live.snapshot
 
@@ -578,6 +593,8 @@ class AsyncAuthorizer(_Host):
             raise InputError("AsyncAuthorizer needs a backend or a snapshot; pass one of them")
         if backend is None and tenant is not None:
             raise InputError("tenant needs a backend to load from; pass backend= as well")
+        if backend is not None:
+            check_backend(backend)
         super().__init__(snapshot, clock, tenant, cache_size, max_staleness)
         self._backend = backend
         self._reloading: asyncio.Lock | None = None
@@ -593,7 +610,7 @@ class AsyncAuthorizer(_Host):
         if backend is None or self._recent(live):
             assert live is not None  # the constructor needs a backend or a snapshot
             return live
-        if live is None or live.provisional or self._moved(await backend.revision(), live):
+        if live is None or self._moved(await backend.revision(), live):
             lock = self._lock()
             if lock.locked() and live is not None:
                 return live  # another task is reloading: answer from what we have
@@ -618,7 +635,7 @@ class AsyncAuthorizer(_Host):
         """Rebuild the snapshot from the backend now (a no-op without a backend)."""
         if self._backend is not None:
             async with self._lock():
-                self._install(await self._load(self._backend))
+                return self._install(await self._load(self._backend)).snapshot
         assert self._live is not None
         return self._live.snapshot
 

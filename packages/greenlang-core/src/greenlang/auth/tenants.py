@@ -17,7 +17,7 @@ from cachetools import LRUCache
 
 from greenlang.auth.decision import Decision
 from greenlang.auth.decision_cache import DEFAULT_MAX_ENTRIES
-from greenlang.auth.engine import AsyncAuthorizer, Authorizer, check_options, check_tenant_id
+from greenlang.auth.engine import AsyncAuthorizer, Authorizer, check_backend, check_options, check_tenant_id
 from greenlang.auth.snapshot import AsyncPolicySource, PolicySource
 from greenlang.errors import InputError
 from greenlang.timeutil import Clock, utcnow
@@ -69,15 +69,16 @@ class Tenants(_Held[Authorizer]):
         max_staleness: float = 0.0,
     ) -> None:
         super().__init__(max_tenants, clock, cache_size, max_staleness)
+        check_backend(backend)
         self._backend = backend
         self._lock = threading.Lock()
 
     def authorizer(self, tenant: str) -> Authorizer:
         """The tenant's authorizer, created (and its rows loaded on its first check) if it is not held."""
         with self._lock:
-            found = self._authorizers.get(tenant)
+            found = self._authorizers.get(check_tenant_id(tenant))
             if found is None:
-                found = Authorizer(self._backend, tenant=check_tenant_id(tenant), **self._options)
+                found = Authorizer(self._backend, tenant=tenant, **self._options)
                 self._authorizers[tenant] = found
             return found
 
@@ -115,13 +116,14 @@ class AsyncTenants(_Held[AsyncAuthorizer]):
         max_staleness: float = 0.0,
     ) -> None:
         super().__init__(max_tenants, clock, cache_size, max_staleness)
+        check_backend(backend)
         self._backend = backend
 
     def authorizer(self, tenant: str) -> AsyncAuthorizer:
         """The tenant's authorizer; creating one awaits nothing, as it loads on its first check."""
-        found = self._authorizers.get(tenant)
+        found = self._authorizers.get(check_tenant_id(tenant))
         if found is None:
-            found = AsyncAuthorizer(self._backend, tenant=check_tenant_id(tenant), **self._options)
+            found = AsyncAuthorizer(self._backend, tenant=tenant, **self._options)
             self._authorizers[tenant] = found
         return found
 

@@ -51,7 +51,10 @@ class AsyncSQLiteBackend:
             self._executor.shutdown(wait=False)
             raise
         self._gate = asyncio.Lock()
-        self._inside: ContextVar[bool] = ContextVar(f"greenlang_sqlite_atomic_{id(self)}", default=False)
+        # The open transaction, and the one each task believes it is in: a task started inside a block
+        # inherits its token, which stops counting once that block is over.
+        self._open: object | None = None
+        self._inside: ContextVar[object | None] = ContextVar(f"greenlang_sqlite_atomic_{id(self)}", default=None)
         self._closed = False
 
     @property
@@ -74,8 +77,11 @@ class AsyncSQLiteBackend:
             self._executor, functools.partial(function, *args, **kwargs)
         )
 
+    def _in_transaction(self) -> bool:
+        return self._open is not None and self._inside.get() is self._open
+
     async def _run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        if self._inside.get():
+        if self._in_transaction():
             return await self._worker(function, *args, **kwargs)
         async with self._gate:
             return await self._worker(function, *args, **kwargs)
@@ -259,17 +265,19 @@ class AsyncSQLiteBackend:
     @asynccontextmanager
     async def atomic(self) -> AsyncIterator[None]:
         """Group writes: nothing commits until the outermost block exits; an exception undoes them all."""
-        if self._inside.get():
+        if self._in_transaction():
             async with self._transaction():
                 yield
             return
         async with self._gate:
-            token = self._inside.set(True)
+            self._open = opened = object()
+            token = self._inside.set(opened)
             try:
                 async with self._transaction():
                     yield
             finally:
                 self._inside.reset(token)
+                self._open = None
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
