@@ -56,7 +56,7 @@ def test_a_malformed_tenant_is_a_usage_error_in_one_sentence(db: Path, capsys: p
     code, out, err = _check(db, capsys, "acme-user", "read", "reports:q1", "--tenant", "acme corp")
     assert code == 2
     assert out == ""
-    assert "tenant must be an id of at most 64 letters" in err
+    assert "tenant must be None or an id of 1 to 64 letters" in err
     assert "Traceback" not in err
 
 

@@ -19,6 +19,7 @@ from functools import partial
 from time import perf_counter
 from typing import Any, NamedTuple
 
+from greenlang.auth.backends.arguments import check_tenant
 from greenlang.auth.checker import decide
 from greenlang.auth.conditions import MISSING
 from greenlang.auth.decision import (
@@ -46,10 +47,9 @@ from greenlang.auth.snapshot import (
     PolicyStateLike,
 )
 from greenlang.errors import InputError
-from greenlang.ids import ID_PATTERN
 from greenlang.timeutil import Clock, to_utc, utcnow
 
-__all__ = ["Authorizer", "AsyncAuthorizer", "expand_context", "check_backend", "check_options", "check_tenant_id"]
+__all__ = ["Authorizer", "AsyncAuthorizer", "expand_context", "check_backend", "check_options"]
 
 Context = Mapping[str, Any]
 
@@ -340,16 +340,6 @@ def _permissions(roles: list[Role], snapshot: PolicySnapshot) -> list[Permission
     return list(seen.values())
 
 
-_TENANT = re.compile(ID_PATTERN)
-
-
-def check_tenant_id(tenant: Any) -> str:
-    """``tenant`` if it is a well-formed tenant id, else an ``InputError`` naming the fix."""
-    if not isinstance(tenant, str) or len(tenant) > 64 or not _TENANT.fullmatch(tenant):
-        raise InputError("tenant must be an id of at most 64 letters, digits and _.- such as 'org-1'")
-    return tenant
-
-
 def check_backend(backend: Any) -> None:
     """Refuse, when given, anything that is not a store an authorizer can load from."""
     if not (callable(getattr(backend, "revision", None)) and callable(getattr(backend, "load_policy_state", None))):
@@ -381,8 +371,7 @@ class _Host:
     def __init__(
         self, snapshot: PolicySnapshot | None, clock: Clock, tenant: str | None, cache_size: int, max_staleness: float
     ) -> None:
-        if tenant is not None:
-            check_tenant_id(tenant)
+        check_tenant(tenant)
         check_options(clock, cache_size, max_staleness)
         self._clock = clock
         self._now = partial(datetime.now, UTC) if clock is utcnow else clock

@@ -31,6 +31,7 @@ from greenlang.auth.patterns import SEPARATOR, parse_pattern, segments_match, va
 from greenlang.auth.permissions import Permission, PermissionEffect, Scope
 from greenlang.auth.policies import Policy, PolicyRule
 from greenlang.auth.roles import Role, RoleAssignment
+from greenlang.auth.tenancy import may_reference
 from greenlang.errors import InputError
 
 __all__ = [
@@ -86,7 +87,7 @@ class CompiledPattern:
     ``literal`` is the whole pattern when it has no wildcard (a resource
     matches it only by being equal to it); ``prefix`` is the pattern before a
     final ``**`` plus ``:`` when nothing else is a wildcard. Either lets a
-    check compare strings instead of segments.
+    check compare strings instead of segments (``index.Bucket.matching``).
     """
 
     text: str
@@ -113,16 +114,6 @@ class CompiledPattern:
     def matches(self, resource: list[str]) -> bool:
         """Anchored match against a resource already split on ``:``."""
         return segments_match(self.fixed, self.open_ended, resource)
-
-    def fits(self, resource: str, parts: list[str]) -> bool:
-        """``matches(parts)``, by string comparison where the pattern allows it."""
-        literal = self.literal
-        if literal is not None:
-            return resource == literal
-        prefix = self.prefix
-        if prefix is not None:
-            return resource.startswith(prefix) or resource == prefix[:-1]
-        return segments_match(self.fixed, self.open_ended, parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,11 +190,6 @@ def _compile_permission(permission: Permission, patterns: dict[str, CompiledPatt
     )
 
 
-def _reachable(referrer: str | None, referenced: str | None) -> bool:
-    """A record may reach records of its own tenant or shared ones; a shared record only shared ones."""
-    return referenced is None or referenced == referrer
-
-
 def _compile_rules(policy: Policy, role_tenants: Mapping[str, str | None]) -> list[CompiledRule]:
     """``role_tenants`` gives each stored role name's tenant: a rule naming another tenant's role never
     applies through it (names are matched store-wide, so only the tenant can tell them apart)."""
@@ -225,7 +211,7 @@ def _compile_rules(policy: Policy, role_tenants: Mapping[str, str | None]) -> li
                 frozenset(
                     name
                     for name in rule.roles
-                    if name not in role_tenants or _reachable(policy.tenant_id, role_tenants[name])
+                    if name not in role_tenants or may_reference(policy.tenant_id, role_tenants[name])
                 ),
                 bool(rule.subjects or rule.roles),
             )

@@ -6,7 +6,8 @@ role could hand its users another tenant's permission in the unfiltered view,
 while in that tenant's own view the reference would silently resolve to
 nothing. References are a role's permissions and parent roles and an
 assignment's role. Policies name roles only by name in their rules, so they
-are not checked here.
+are not checked here: the snapshot never applies a rule through a role its
+tenant may not reference.
 """
 
 from __future__ import annotations

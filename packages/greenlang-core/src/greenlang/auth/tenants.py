@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from cachetools import LRUCache
 
+from greenlang.auth.backends.arguments import check_tenant
 from greenlang.auth.decision import Decision
 from greenlang.auth.decision_cache import DEFAULT_MAX_ENTRIES
-from greenlang.auth.engine import AsyncAuthorizer, Authorizer, check_backend, check_options, check_tenant_id
+from greenlang.auth.engine import AsyncAuthorizer, Authorizer, check_backend, check_options
 from greenlang.auth.snapshot import AsyncPolicySource, PolicySource
 from greenlang.errors import InputError
 from greenlang.timeutil import Clock, utcnow
@@ -27,6 +28,11 @@ __all__ = ["Tenants", "AsyncTenants"]
 A = TypeVar("A", Authorizer, AsyncAuthorizer)
 
 DEFAULT_MAX_TENANTS = 64
+
+
+def _required(tenant: object) -> str:
+    """A well-formed tenant id; ``None`` (the whole store) is not a tenant."""
+    return cast(str, check_tenant(tenant, optional=False))
 
 
 def _check_size(max_tenants: Any) -> int:
@@ -76,7 +82,7 @@ class Tenants(_Held[Authorizer]):
     def authorizer(self, tenant: str) -> Authorizer:
         """The tenant's authorizer, created (and its rows loaded on its first check) if it is not held."""
         with self._lock:
-            found = self._authorizers.get(check_tenant_id(tenant))
+            found = self._authorizers.get(_required(tenant))
             if found is None:
                 found = Authorizer(self._backend, tenant=tenant, **self._options)
                 self._authorizers[tenant] = found
@@ -121,7 +127,7 @@ class AsyncTenants(_Held[AsyncAuthorizer]):
 
     def authorizer(self, tenant: str) -> AsyncAuthorizer:
         """The tenant's authorizer; creating one awaits nothing, as it loads on its first check."""
-        found = self._authorizers.get(check_tenant_id(tenant))
+        found = self._authorizers.get(_required(tenant))
         if found is None:
             found = AsyncAuthorizer(self._backend, tenant=tenant, **self._options)
             self._authorizers[tenant] = found

@@ -32,17 +32,19 @@ def check_page(limit: int | None, offset: int, offset_name: str = "offset") -> N
         raise InputError(f"{offset_name} must be an integer from 0 to {_MAX_ROWS}; got {offset!r}")
 
 
-def check_tenant(tenant: object) -> str | None:
-    """A tenant to filter policy state on, or ``None`` for all of it; anything else no stored row could carry."""
-    if tenant is None:
+def check_tenant(tenant: object, *, optional: bool = True) -> str | None:
+    """A tenant to filter policy state on, or (if ``optional``) ``None`` for all of it; anything else no stored
+    row could carry."""
+    if tenant is None and optional:
         return None
     if isinstance(tenant, str) and len(tenant) <= _MAX_TENANT and re.fullmatch(ID_PATTERN, tenant):
         return str(tenant)
     shown = repr(tenant)
     if len(shown) > 80:
         shown = f"{shown[:80]}... ({len(tenant) if isinstance(tenant, str) else len(shown)} characters)"
+    either = "None or " if optional else ""
     raise InputError(
-        f"tenant must be None or an id of 1 to {_MAX_TENANT} letters, digits, '_', '.' or '-' such as 'acme-eu'; "
+        f"tenant must be {either}an id of 1 to {_MAX_TENANT} letters, digits, '_', '.' or '-' such as 'acme-eu'; "
         f"got {shown}"
     )
 
