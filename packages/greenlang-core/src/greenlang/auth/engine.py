@@ -395,9 +395,13 @@ class _Host:
 
     def _moved(self, revision: int, live: _Live) -> bool:
         """Whether the store's ``revision``, just read, is not ``live``'s; it stands for ``max_staleness``."""
+        self._polled()
+        return revision != live.snapshot.revision
+
+    def _polled(self) -> None:
+        """The store's revision was just learnt: the next check need not ask for ``max_staleness`` seconds."""
         if self._max_staleness > 0:
             self._next_poll = time.monotonic() + self._max_staleness
-        return revision != live.snapshot.revision
 
     def _wrap(self, snapshot: PolicySnapshot) -> _Live:
         cache = DecisionCache(snapshot, self._stats, self._cache_size) if self._cache_size else None
@@ -410,15 +414,14 @@ class _Host:
         another write), and it holds writes no other caller may see: it
         answers the call that read it, and is never kept or shared.
         """
-        started = time.perf_counter()
         if getattr(state, "committed", True) is False:
             return _Live(PolicySnapshot.build(state), None)
+        started = time.perf_counter()
         live = self._wrap(PolicySnapshot.build(state))
         self._build_ms = (time.perf_counter() - started) * 1000
         self._reloads += 1
         self._live = live
-        if self._max_staleness > 0:
-            self._next_poll = time.monotonic() + self._max_staleness
+        self._polled()
         return live
 
     def _check(
